@@ -1,0 +1,141 @@
+"""Declared hyper-parameters and optimizer state, and their validation.
+
+An optimizer declares each hyper-parameter once, as a `Hyper`, with its
+default, its type and its allowed range. The base validates every value
+against that declaration, both at construction and whenever a user assigns
+a new value during training, and produces one error format everywhere:
+the argument, the value received and what is allowed.
+"""
+
+import dataclasses
+import math
+import numbers
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyper:
+    """Declaration of one hyper-parameter.
+
+    Args:
+        default: Default value. Its Python type sets the kind of the
+            hyper-parameter (`float`, `int` or `bool`) unless `kind` says
+            otherwise.
+        low: Smallest allowed value, or `None` for no bound.
+        high: Largest allowed value, or `None` for no bound.
+        low_open: Whether `low` itself is excluded.
+        high_open: Whether `high` itself is excluded.
+        kind: `"float"`, `"int"` or `"bool"`. Defaults to the kind of
+            `default`.
+        changeable: Whether the value may change during training. A
+            changeable float is kept in a non-trainable optimizer variable
+            that the compiled update reads at every step (and that is saved
+            with the optimizer). Anything else is fixed at construction and
+            compiled into the update; assigning it later raises.
+        optional: Whether `None` is allowed (it then means "off", and the
+            hyper-parameter is fixed at `None`).
+    """
+
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    kind: str | None = None
+    changeable: bool = True
+    optional: bool = False
+
+    def __post_init__(self):
+        if self.kind is None:
+            if isinstance(self.default, bool):
+                kind = "bool"
+            elif isinstance(self.default, int):
+                kind = "int"
+            else:
+                kind = "float"
+            object.__setattr__(self, "kind", kind)
+        if self.kind != "float":
+            object.__setattr__(self, "changeable", False)
+
+    def allowed(self):
+        """A human-readable description of the allowed values."""
+        if self.kind == "bool":
+            text = "a bool (True or False)"
+        else:
+            noun = "an int" if self.kind == "int" else "a finite number"
+            lo = "-inf" if self.low is None else repr(self.low)
+            hi = "inf" if self.high is None else repr(self.high)
+            lb = "(" if (self.low is None or self.low_open) else "["
+            rb = ")" if (self.high is None or self.high_open) else "]"
+            text = f"{noun} in {lb}{lo}, {hi}{rb}"
+        if self.optional:
+            text += ", or None"
+        return text
+
+    def validate(self, name, value):
+        """Returns `value` in canonical form, or raises `ValueError`."""
+        if value is None:
+            if self.optional:
+                return None
+            raise _error(name, value, self.allowed())
+        if self.kind == "bool":
+            if isinstance(value, bool) or _is_numpy_bool(value):
+                return bool(value)
+            raise _error(name, value, self.allowed())
+        # Booleans are ints in Python; reject them for numeric arguments.
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise _error(name, value, self.allowed())
+        if self.kind == "int":
+            if not isinstance(value, numbers.Integral):
+                if not float(value).is_integer():
+                    raise _error(name, value, self.allowed())
+            value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise _error(name, value, self.allowed())
+        if self.low is not None and (
+            value < self.low or (self.low_open and value == self.low)
+        ):
+            raise _error(name, value, self.allowed())
+        if self.high is not None and (
+            value > self.high or (self.high_open and value == self.high)
+        ):
+            raise _error(name, value, self.allowed())
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Slot:
+    """Declaration of one piece of per-variable optimizer state.
+
+    Args:
+        name: Name of the slot; also the suffix of its variables' names.
+        init: Initial value: a float, or the name of a hyper-parameter
+            whose value is used (e.g. Adagrad's
+            `"initial_accumulator_value"`).
+        when: Name of a hyper-parameter; the slot exists only when that
+            hyper-parameter is truthy at construction (e.g. RMSprop's
+            `"centered"`). A changeable hyper-parameter that is falsy at
+            construction becomes fixed, since its slot does not exist.
+    """
+
+    name: str
+    init: float | str = 0.0
+    when: str | None = None
+
+
+def _is_numpy_bool(value):
+    return type(value).__name__ == "bool_"
+
+
+def _error(name, value, allowed):
+    return ValueError(
+        f"Invalid value for argument `{name}`: received {name}={value!r} "
+        f"(type {type(value).__name__}); expected {allowed}."
+    )
+
+
+def invalid(name, value, allowed):
+    """The `ValueError` the package raises for a bad argument value."""
+    return _error(name, value, allowed)
