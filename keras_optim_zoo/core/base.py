@@ -196,6 +196,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
                     self._hyper_vars[key] = var
         self._lr_override = None
         object.__setattr__(self, "_eager_steps", {})
+        object.__setattr__(self, "_kernels", {})
         self._zoo_ready = True
 
     def __setattr__(self, name, value):
@@ -284,8 +285,9 @@ class ZooOptimizer(keras.optimizers.Optimizer):
 
         A static, pure function written with `keras.ops` only: `grad` and
         `param` are tensors in the parameter's dtype, `slots` a
-        `{name: tensor}` dict, `hp` a `StepContext`. It is compiled once and
-        shared by all instances with the same fixed hyper-parameters.
+        `{name: tensor}` dict, `hp` a `StepContext`. It is traced once per
+        (shape, dtype) and reused for every variable of that shape, so it
+        must not depend on which variable it updates.
         """
         raise NotImplementedError
 
@@ -294,20 +296,12 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         """New `{name: value}` of the global state, once per step."""
         return {}
 
-    def _static_key(self):
-        fixed = tuple(
-            (k, v) for k, v in sorted(self._hyper_values.items())
-            if k not in self._hyper_vars
-        )
-        return (type(self), fixed, tuple(s.name for s in self._active_slots()))
-
     def _context(self, learning_rate, globals):
         """The per-step scalars, before casting to a parameter's dtype."""
         scalars = {"lr": learning_rate, "step": self.iterations + 1}
-        for key, var in self._hyper_vars.items():
-            scalars[key] = var.value if hasattr(var, "value") else var
+        scalars.update(self._hyper_vars)
         scalars.update(globals)
-        return scalars
+        return {k: xla.read(v) for k, v in scalars.items()}
 
     def _body(self, decay):
         """`body(param, slots, grad, scalars)` as used by the kernels."""
@@ -381,10 +375,10 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         scalars = self._context(learning_rate, globals)
         for grad, var in zip(grads, trainable_variables):
             slots = self.slot_variables(var)
-            run = xla.kernel(
-                self._static_key() + (self._decays(var),),
-                self._body(self._decays(var)),
-            )
+            decay = self._decays(var)
+            run = self._kernels.get(decay)
+            if run is None:
+                run = self._kernels[decay] = xla.kernel(self._body(decay))
             run(
                 xla.native(var),
                 tuple(xla.native(s) for s in slots.values()),

@@ -2,11 +2,10 @@
 
 Nothing else in the package imports TensorFlow. On the TensorFlow backend:
 
-- `kernel(key, body)` returns `body` wrapped in `tf.function(jit_compile=
-  True)`. One kernel is made per optimizer class and static configuration
-  and shared by every instance; TensorFlow traces it once per distinct
-  (shape, dtype) of its arguments, so a ResNet-50 parameter set with 161
-  variables of 4 shapes compiles 4 small XLA programs, not 161.
+- `kernel(body)` returns `body` wrapped in `tf.function(jit_compile=True)`.
+  TensorFlow traces it once per distinct (shape, dtype) of its arguments,
+  so a ResNet-50 parameter set with 161 variables of 4 shapes compiles 4
+  small XLA programs, not 161.
 - `traced(fn)` wraps a whole eager `apply` into one graph, so that an eager
   step costs one graph execution instead of thousands of op dispatches.
 
@@ -23,9 +22,6 @@ if BACKEND == "tensorflow":
     import tensorflow as tf
 else:  # pragma: no cover - exercised on other backends only
     tf = None
-
-_KERNELS = {}
-
 
 def available():
     """Whether this package compiles update rules on the current backend."""
@@ -53,6 +49,13 @@ def native(variable):
     return variable
 
 
+def read(value):
+    """The current value of a variable (or a tensor) as a tensor."""
+    if tf is None:  # pragma: no cover
+        return keras.ops.convert_to_tensor(value)
+    return tf.convert_to_tensor(native(value))
+
+
 def dense(gradient):
     """Densifies an `IndexedSlices` gradient, as Keras's own rules do."""
     if isinstance(gradient, tf.IndexedSlices):
@@ -60,36 +63,36 @@ def dense(gradient):
     return gradient
 
 
-def kernel(key, body):
-    """The XLA-compiled in-place update for `key`, made on first use.
+def kernel(body):
+    """`body` as an XLA-compiled in-place update of variables.
 
     Args:
-        key: Hashable description of everything `body` bakes in.
         body: `body(param, slots, grad, scalars) -> (new_param, new_slots)`
             on tensors, where `slots` and `new_slots` are tuples and
             `scalars` a dict of scalar tensors.
 
     Returns:
-        `run(param_var, slot_vars, grad, scalars)` that assigns the new
-        values to the variables.
+        `run(param_var, slot_vars, grad, scalars)`, a `tf.function` that
+        assigns the new values to the variables. It is traced (and
+        compiled) once per distinct shape and dtype of its arguments, and
+        reused for every variable of that shape. Kernels are made per
+        optimizer instance: a trace made inside a `cond` branch can hold
+        references to the variables it first saw, so sharing kernels
+        across instances could reach variables that no longer exist.
     """
-    fn = _KERNELS.get(key)
-    if fn is None:
 
-        def run(param, slots, grad, scalars):
-            new_param, new_slots = body(
-                param.read_value(),
-                tuple(s.read_value() for s in slots),
-                grad,
-                scalars,
-            )
-            for var, value in zip(slots, new_slots):
-                var.assign(value)
-            param.assign(new_param)
+    def run(param, slots, grad, scalars):
+        new_param, new_slots = body(
+            param.read_value(),
+            tuple(s.read_value() for s in slots),
+            grad,
+            scalars,
+        )
+        for var, value in zip(slots, new_slots):
+            var.assign(value)
+        param.assign(new_param)
 
-        fn = tf.function(run, jit_compile=True, autograph=False)
-        _KERNELS[key] = fn
-    return fn
+    return tf.function(run, jit_compile=True, autograph=False)
 
 
 def traced(fn):
@@ -97,6 +100,6 @@ def traced(fn):
     return tf.function(fn, reduce_retracing=True, autograph=False)
 
 
-def tracing_count():
-    """Total number of traces of all kernels made so far (for tests)."""
-    return sum(k.experimental_get_tracing_count() for k in _KERNELS.values())
+def tracing_count(functions):
+    """Total number of traces of the given `tf.function`s (for tests)."""
+    return sum(f.experimental_get_tracing_count() for f in functions)

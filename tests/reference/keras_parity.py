@@ -1,0 +1,137 @@
+"""Runs a zoo optimizer next to its Keras built-in on the same gradients.
+
+Used by the contract tests, and runnable as a script that prints the
+largest difference per optimizer, variant and mode:
+
+    python -m tests.reference.keras_parity
+"""
+
+import numpy as np
+import tensorflow as tf
+
+import keras
+import keras_optim_zoo
+from keras_optim_zoo.core.base import COMMON_HYPERPARAMETERS
+
+SHAPES = [(3, 3, 2, 4), (4,), (5, 7), (1,)]
+MODES = ("uncompiled", "eager", "function", "xla")
+
+
+def variants(cls):
+    """Hyper-parameter settings to test, derived from the declarations.
+
+    The defaults; every fixed bool flipped and every slot-gating float
+    switched on; and every changeable float moved away from its default.
+    """
+    own = {
+        k: v
+        for k, v in cls._all_hyperparameters.items()
+        if k not in COMMON_HYPERPARAMETERS or k in cls.hyperparameters
+    }
+    gates = {s.when for s in cls.slots if s.when}
+    switched = {}
+    for key, spec in own.items():
+        if spec.kind == "bool":
+            switched[key] = not spec.default
+        elif key in gates and not spec.default:
+            switched[key] = 0.5
+    moved = {
+        key: spec.default * 0.8
+        for key, spec in own.items()
+        if spec.kind == "float" and spec.changeable and spec.default
+    }
+    found = [{}]
+    for extra in (switched, {**switched, **moved}):
+        if extra and extra not in found:
+            found.append(extra)
+    return found
+
+
+def keras_twin(zoo):
+    """The Keras built-in configured as `zoo` is, or None."""
+    cls = type(zoo)
+    if cls.keras_equivalent is None:
+        return None
+    name, fixed = cls.keras_equivalent
+    config = zoo.get_config()
+    config.pop("jit_compile")
+    config.pop("name")
+    allowed = keras.optimizers.get(name.lower()).get_config()
+    kwargs = {k: v for k, v in config.items() if k in allowed}
+    kwargs.update(fixed)
+    kwargs["learning_rate"] = zoo._learning_rate
+    if isinstance(kwargs["learning_rate"], keras.Variable):
+        kwargs["learning_rate"] = float(kwargs["learning_rate"].numpy())
+    return getattr(keras.optimizers, name)(**kwargs)
+
+
+def gradients(steps, seed=0, shapes=SHAPES):
+    rng = np.random.default_rng(seed)
+    return [
+        [rng.standard_normal(s).astype("float32") for s in shapes]
+        for _ in range(steps)
+    ]
+
+
+def initial(seed=1, shapes=SHAPES):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype("float32") for s in shapes]
+
+
+def run(optimizer, mode, grads, init):
+    """Applies `grads` one step at a time; returns the final weights."""
+    variables = [keras.Variable(x, name=f"w{i}") for i, x in enumerate(init)]
+
+    def step(g):
+        optimizer.apply_gradients(zip(g, variables))
+
+    if mode in ("function", "xla"):
+        optimizer.build(variables)
+        step = tf.function(step, jit_compile=(mode == "xla"))
+    for g in grads:
+        step([tf.constant(x) for x in g])
+    return [v.numpy() for v in variables], variables
+
+
+def compare(name, kwargs, mode, steps=100, learning_rate=0.05):
+    """Max absolute difference between zoo and Keras after `steps` steps."""
+    zoo = keras_optim_zoo.get(
+        name,
+        learning_rate=learning_rate,
+        jit_compile=(mode != "uncompiled"),
+        **kwargs,
+    )
+    ref = keras_twin(zoo)
+    grads, init = gradients(steps), initial()
+    a, _ = run(zoo, mode, grads, init)
+    b, _ = run(ref, "eager" if mode == "uncompiled" else mode, grads, init)
+    return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+
+
+def slot_values(optimizer):
+    """`{variable name: value}` of an optimizer's per-variable state."""
+    return {
+        v.name: v.numpy() for v in optimizer.variables
+        if v.dtype == "float32" and len(v.shape) > 0
+    }
+
+
+def exponential_decay():
+    return keras.optimizers.schedules.ExponentialDecay(
+        0.05, decay_steps=10, decay_rate=0.8
+    )
+
+
+def main():
+    print(f"{'optimizer':14} {'variant':44} " + " ".join(
+        f"{m:>10}" for m in MODES))
+    for name in keras_optim_zoo.list_optimizers():
+        cls = keras_optim_zoo.core.registry.lookup("optimizer", name)
+        for kwargs in variants(cls):
+            diffs = [compare(name, kwargs, m) for m in MODES]
+            print(f"{name:14} {str(kwargs)[:44]:44} " + " ".join(
+                f"{d:10.2e}" for d in diffs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""MirroredStrategy over two logical CPUs gives the single-device weights."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
+_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    import keras_optim_zoo
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 6)).astype("float32")
+    y = rng.standard_normal((64, 2)).astype("float32")
+
+    def train(name, strategy, jit):
+        with strategy.scope():
+            keras.utils.set_random_seed(3)
+            model = keras.Sequential([
+                keras.Input((6,)), keras.layers.Dense(8, activation="tanh"),
+                keras.layers.Dense(2)])
+            model.compile(optimizer=keras_optim_zoo.get(name,
+                          learning_rate=0.05), loss="mse", jit_compile=jit)
+        model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+        return model.get_weights()
+
+    name = sys.argv[1]
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert mirrored.num_replicas_in_sync == 2
+    single = train(name, tf.distribute.get_strategy(), False)
+    multi = train(name, mirrored, False)
+    scale = max(1.0, max(float(np.abs(w).max()) for w in single))
+    err = max(float(np.abs(a - b).max()) for a, b in zip(single, multi))
+    print("max relative difference", err / scale)
+    # Each replica sums half the batch; the all-reduce adds the halves in
+    # another order than one device does: float32 round-off, a few ulp,
+    # carried through 12 steps of training.
+    assert err / scale < 32 * np.finfo(np.float32).eps, err / scale
+""")
+
+
+@pytest.mark.parametrize("name", ["zoo_adam", "zoo_nesterov", "zoo_nadam"])
+def test_mirrored_matches_single_device(tmp_path, name):
+    script = tmp_path / "mirrored.py"
+    script.write_text(_SCRIPT)
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    proc = subprocess.run([sys.executable, str(script), name],
+                          capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert "max relative difference" in proc.stdout
