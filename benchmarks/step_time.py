@@ -23,10 +23,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import keras  # noqa: E402
 import keras_optim_zoo  # noqa: E402
 
 # 161 float32 tensors, 27.5 M parameters.
@@ -107,13 +107,17 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--algorithms", nargs="*", default=list(ALGORITHMS))
     parser.add_argument(
-        "--out", default=os.path.join(os.path.dirname(__file__), "results",
-                                      "step_time.json"))
+        "--out",
+        default=os.path.join(
+            os.path.dirname(__file__), "results", "step_time.json"
+        ),
+    )
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
-    grads = [tf.constant(rng.standard_normal(s).astype("float32"))
-             for s in SHAPES]
+    grads = [
+        tf.constant(rng.standard_normal(s).astype("float32")) for s in SHAPES
+    ]
     params = sum(int(np.prod(s)) for s in SHAPES)
     bandwidth, bw_detail = streaming_bandwidth()
 
@@ -128,8 +132,11 @@ def main(argv=None):
                 key = (algo, impl, mode)
                 cases[key] = make_case(factory, mode, grads, rng)
                 first[key] = cases[key]()  # trace + compile + first step
-                print(f"first call {algo:9} {impl:6} {mode:9} "
-                      f"{first[key]:7.2f} s", flush=True)
+                print(
+                    f"first call {algo:9} {impl:6} {mode:9} "
+                    f"{first[key]:7.2f} s",
+                    flush=True,
+                )
     times = {key: [] for key in cases}
     for r in range(args.repeats):
         for key, timed in cases.items():
@@ -139,13 +146,17 @@ def main(argv=None):
 
     rows = []
     print()
-    print(f"{params / 1e6:.1f} M float32 parameters in {len(SHAPES)} tensors;"
-          f" streaming bandwidth {bandwidth / 1e9:.1f} GB/s "
-          f"(numpy {bw_detail['numpy'] / 1e9:.1f}, "
-          f"XLA {bw_detail['xla'] / 1e9:.1f})")
-    header = (f"{'algorithm':9} {'mode':9} {'limit ms':>9} {'zoo ms':>8} "
-              f"{'keras ms':>9} {'zoo/limit':>9} {'keras/zoo':>9} "
-              f"{'zoo 1st s':>9} {'keras 1st s':>11}")
+    print(
+        f"{params / 1e6:.1f} M float32 parameters in {len(SHAPES)} tensors;"
+        f" streaming bandwidth {bandwidth / 1e9:.1f} GB/s "
+        f"(numpy {bw_detail['numpy'] / 1e9:.1f}, "
+        f"XLA {bw_detail['xla'] / 1e9:.1f})"
+    )
+    header = (
+        f"{'algorithm':9} {'mode':9} {'limit ms':>9} {'zoo ms':>8} "
+        f"{'keras ms':>9} {'zoo/limit':>9} {'keras/zoo':>9} "
+        f"{'zoo 1st s':>9} {'keras 1st s':>11}"
+    )
     print(header)
     print("-" * len(header))
     for algo in args.algorithms:
@@ -154,31 +165,44 @@ def main(argv=None):
             zoo = statistics.median(times[(algo, "zoo", mode)])
             ker = statistics.median(times[(algo, "keras", mode)])
             row = {
-                "algorithm": algo, "mode": mode,
-                "limit_ms": limit * 1e3, "zoo_ms": zoo * 1e3,
-                "keras_ms": ker * 1e3, "zoo_over_limit": zoo / limit,
+                "algorithm": algo,
+                "mode": mode,
+                "limit_ms": limit * 1e3,
+                "zoo_ms": zoo * 1e3,
+                "keras_ms": ker * 1e3,
+                "zoo_over_limit": zoo / limit,
                 "keras_over_zoo": ker / zoo,
                 "zoo_first_call_s": first[(algo, "zoo", mode)],
                 "keras_first_call_s": first[(algo, "keras", mode)],
                 "zoo_samples_ms": [t * 1e3 for t in times[(algo, "zoo", mode)]],
                 "keras_samples_ms": [
-                    t * 1e3 for t in times[(algo, "keras", mode)]],
+                    t * 1e3 for t in times[(algo, "keras", mode)]
+                ],
             }
             rows.append(row)
-            print(f"{algo:9} {mode:9} {row['limit_ms']:9.1f} "
-                  f"{row['zoo_ms']:8.1f} {row['keras_ms']:9.1f} "
-                  f"{row['zoo_over_limit']:9.2f} {row['keras_over_zoo']:9.1f} "
-                  f"{row['zoo_first_call_s']:9.2f} "
-                  f"{row['keras_first_call_s']:11.2f}")
+            print(
+                f"{algo:9} {mode:9} {row['limit_ms']:9.1f} "
+                f"{row['zoo_ms']:8.1f} {row['keras_ms']:9.1f} "
+                f"{row['zoo_over_limit']:9.2f} {row['keras_over_zoo']:9.1f} "
+                f"{row['zoo_first_call_s']:9.2f} "
+                f"{row['keras_first_call_s']:11.2f}"
+            )
     result = {
         "benchmark": "step_time",
-        "parameters": params, "tensors": len(SHAPES),
-        "bandwidth_bytes_per_s": bandwidth, "bandwidth_detail": bw_detail,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "processor": platform.processor()},
-        "versions": {"tensorflow": tf.__version__,
-                     "keras": keras.__version__,
-                     "keras_optim_zoo": keras_optim_zoo.__version__},
+        "parameters": params,
+        "tensors": len(SHAPES),
+        "bandwidth_bytes_per_s": bandwidth,
+        "bandwidth_detail": bw_detail,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+        },
+        "versions": {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "keras_optim_zoo": keras_optim_zoo.__version__,
+        },
         "rows": rows,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -3,12 +3,13 @@
     import keras_optim_zoo
     model.compile(optimizer="zoo_nesterov", loss=...)
 
-Importing the package registers every optimizer under its `zoo_*` name with
-Keras, so compile configs, `keras.optimizers.get` and saved models resolve
-them.
+Importing the package registers every optimizer and learning-rate schedule
+under its `zoo_*` name with Keras, so compile configs, `keras.optimizers.get`
+and saved models resolve them. (`keras_optim_zoo.data`, the offline TFDS
+datasets, needs tensorflow-datasets and is imported on its own.)
 """
 
-from keras_optim_zoo import core, optimizers
+from keras_optim_zoo import core, optimizers, schedules
 from keras_optim_zoo.core import registry as _registry
 from keras_optim_zoo.core.base import ZooOptimizer
 from keras_optim_zoo.optimizers import *  # noqa: F401,F403
@@ -42,5 +43,12 @@ def get(identifier, **overrides):
     return _registry.get("optimizer", identifier, **overrides)
 
 
-__all__ = ["ZooOptimizer", "core", "get", "list_optimizers", "optimizers"]
+__all__ = [
+    "ZooOptimizer",
+    "core",
+    "get",
+    "list_optimizers",
+    "optimizers",
+    "schedules",
+]
 __all__ += optimizers.__all__

@@ -54,8 +54,12 @@ def test_mirrored_matches_single_device(tmp_path, name):
     script = tmp_path / "mirrored.py"
     script.write_text(_SCRIPT)
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    proc = subprocess.run([sys.executable, str(script), name],
-                          capture_output=True, text=True, env=env,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(script), name],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "max relative difference" in proc.stdout

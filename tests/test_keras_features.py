@@ -5,11 +5,11 @@ for every registered optimizer that has one, in eager mode and in
 `model.fit` (with and without `jit_compile`).
 """
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras
 import keras_optim_zoo
 from tests.reference import keras_parity
 from tests.test_optimizer_contract import F32_EPS, relative_error
@@ -19,8 +19,11 @@ FEATURES = {
     "clipnorm": {"clipnorm": 0.5},
     "clipvalue": {"clipvalue": 0.3},
     "global_clipnorm": {"global_clipnorm": 0.7},
-    "use_ema": {"use_ema": True, "ema_momentum": 0.9,
-                "ema_overwrite_frequency": 3},
+    "use_ema": {
+        "use_ema": True,
+        "ema_momentum": 0.9,
+        "ema_overwrite_frequency": 3,
+    },
     "gradient_accumulation": {"gradient_accumulation_steps": 3},
     "loss_scale_factor": {"loss_scale_factor": 128.0},
 }
@@ -44,14 +47,19 @@ def test_base_feature_matches_keras(optimizer_name, feature):
     zoo_state = keras_parity.slot_values(zoo)
     ref_state = keras_parity.slot_values(ref)
     assert sorted(zoo_state) == sorted(ref_state)
-    assert relative_error([zoo_state[k] for k in sorted(zoo_state)],
-                          [ref_state[k] for k in sorted(zoo_state)]) <= (
-        4 * F32_EPS)
+    assert relative_error(
+        [zoo_state[k] for k in sorted(zoo_state)],
+        [ref_state[k] for k in sorted(zoo_state)],
+    ) <= (4 * F32_EPS)
     if feature == "use_ema":
         zoo.finalize_variable_values(zoo_vars)
         ref.finalize_variable_values(ref_vars)
-        assert relative_error([v.numpy() for v in zoo_vars],
-                              [v.numpy() for v in ref_vars]) <= 4 * F32_EPS
+        assert (
+            relative_error(
+                [v.numpy() for v in zoo_vars], [v.numpy() for v in ref_vars]
+            )
+            <= 4 * F32_EPS
+        )
 
 
 def test_exclude_from_weight_decay(optimizer_name):
@@ -63,8 +71,12 @@ def test_exclude_from_weight_decay(optimizer_name):
         opt.exclude_from_weight_decay(var_list=[vs[1]], var_names=["w2"])
         for g in keras_parity.gradients(5):
             opt.apply_gradients(zip(g, vs))
-    assert relative_error([v.numpy() for v in zoo_vars],
-                          [v.numpy() for v in ref_vars]) <= 4 * F32_EPS
+    assert (
+        relative_error(
+            [v.numpy() for v in zoo_vars], [v.numpy() for v in ref_vars]
+        )
+        <= 4 * F32_EPS
+    )
 
 
 def _model(seed=0):
@@ -79,16 +91,25 @@ def _model(seed=0):
 
 def _data(n=64):
     rng = np.random.default_rng(3)
-    return (rng.standard_normal((n, 6, 6, 2)).astype("float32"),
-            rng.standard_normal((n, 2)).astype("float32"))
+    return (
+        rng.standard_normal((n, 6, 6, 2)).astype("float32"),
+        rng.standard_normal((n, 2)).astype("float32"),
+    )
 
 
 def _fit(optimizer, jit_compile, epochs=2, callbacks=()):
     model = _model()
     model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
     x, y = _data()
-    model.fit(x, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0,
-              callbacks=list(callbacks))
+    model.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=list(callbacks),
+    )
     return model
 
 
@@ -125,15 +146,21 @@ def test_learning_rate_change_during_fit_and_callable(optimizer_name):
         box["lr"] = 0.05 / (i + 1)
         zoo.apply_gradients(zip(g, zv))
         ref.apply_gradients(zip(g, rv))
-    assert relative_error([v.numpy() for v in zv],
-                          [v.numpy() for v in rv]) <= 4 * F32_EPS
+    assert (
+        relative_error([v.numpy() for v in zv], [v.numpy() for v in rv])
+        <= 4 * F32_EPS
+    )
 
 
 def test_swap_ema_weights_callback(optimizer_name):
     zoo = keras_optim_zoo.get(optimizer_name, use_ema=True)
     x, y = _data()
-    model = _fit(zoo, False, epochs=1,
-                 callbacks=[keras.callbacks.SwapEMAWeights(swap_on_epoch=True)])
+    model = _fit(
+        zoo,
+        False,
+        epochs=1,
+        callbacks=[keras.callbacks.SwapEMAWeights(swap_on_epoch=True)],
+    )
     model.evaluate(x, y, verbose=0)
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
 
@@ -144,17 +171,34 @@ def test_loss_scale_optimizer_wrapping(optimizer_name):
     b = _fit(keras.optimizers.LossScaleOptimizer(ref), False, epochs=1)
     assert relative_error(a.get_weights(), b.get_weights()) <= 16 * F32_EPS
     assert float(a.optimizer.dynamic_scale.numpy()) == float(
-        b.optimizer.dynamic_scale.numpy())
+        b.optimizer.dynamic_scale.numpy()
+    )
 
 
 def _text_model(seed=0):
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input((5,), dtype="int32"),
-        keras.layers.Embedding(50, 4),
-        keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dense(1),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((5,), dtype="int32"),
+            keras.layers.Embedding(50, 4),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+
+
+def _sparse_step(model, opt, densify, jit_compile):
+    @tf.function(jit_compile=jit_compile)
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((model(xb) - yb) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        assert isinstance(grads[0], tf.IndexedSlices)
+        if densify:
+            grads = [tf.convert_to_tensor(g) for g in grads]
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+
+    return step
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
@@ -175,25 +219,14 @@ def test_sparse_embedding_gradients(optimizer_name, jit_compile):
     for opt, densify in ((zoo, False), (ref, True)):
         model = _text_model()
         opt.build(model.trainable_variables)
-
-        @tf.function(jit_compile=jit_compile)
-        def step(xb, yb, model=model, opt=opt, densify=densify):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean((model(xb) - yb) ** 2)
-            grads = tape.gradient(loss, model.trainable_variables)
-            assert isinstance(grads[0], tf.IndexedSlices)
-            if densify:
-                grads = [tf.convert_to_tensor(g) for g in grads]
-            opt.apply_gradients(zip(grads, model.trainable_variables))
-
+        step = _sparse_step(model, opt, densify, jit_compile)
         for _ in range(2):
             for i in range(0, 32, 8):
-                step(x[i:i + 8], y[i:i + 8])
+                step(x[i : i + 8], y[i : i + 8])
         weights.append(model.get_weights())
     assert relative_error(*weights) <= 16 * F32_EPS
     # And inside model.fit, eagerly-applied or not, sparse gradients train.
     model = _text_model()
-    model.compile(optimizer=optimizer_name, loss="mse",
-                  jit_compile=jit_compile)
+    model.compile(optimizer=optimizer_name, loss="mse", jit_compile=jit_compile)
     history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"][-1])

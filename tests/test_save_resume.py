@@ -7,10 +7,10 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import keras_optim_zoo
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
@@ -18,17 +18,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 def _data():
     rng = np.random.default_rng(7)
-    return (rng.standard_normal((48, 5)).astype("float32"),
-            rng.standard_normal((48, 3)).astype("float32"))
+    return (
+        rng.standard_normal((48, 5)).astype("float32"),
+        rng.standard_normal((48, 3)).astype("float32"),
+    )
 
 
 def _model():
     keras.utils.set_random_seed(1)
-    return keras.Sequential([
-        keras.Input((5,)),
-        keras.layers.Dense(8, activation="tanh"),
-        keras.layers.Dense(3),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(8, activation="tanh"),
+            keras.layers.Dense(3),
+        ]
+    )
 
 
 # The fresh process imports keras_optim_zoo and nothing of the tests.
@@ -58,8 +62,9 @@ def resumed(tmp_path_factory):
     for name in keras_optim_zoo.list_optimizers():
         lr = keras.optimizers.schedules.ExponentialDecay(0.05, 6, 0.7)
         model = _model()
-        model.compile(optimizer=keras_optim_zoo.get(name, learning_rate=lr),
-                      loss="mse")
+        model.compile(
+            optimizer=keras_optim_zoo.get(name, learning_rate=lr), loss="mse"
+        )
         model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
         path = str(root / f"{name}.keras")
         model.save(path)
@@ -67,14 +72,19 @@ def resumed(tmp_path_factory):
         model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
         expected[name] = model.get_weights()
     jobs = root / "jobs.json"
-    jobs.write_text(json.dumps({"data": str(root / "data.npz"),
-                                "models": models}))
+    jobs.write_text(
+        json.dumps({"data": str(root / "data.npz"), "models": models})
+    )
     script = root / "resume.py"
     script.write_text(_RESUME)
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    proc = subprocess.run([sys.executable, str(script), str(jobs)],
-                          capture_output=True, text=True, env=env,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(jobs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return expected, models
 

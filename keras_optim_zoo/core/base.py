@@ -30,19 +30,24 @@ _Schedule = keras.optimizers.schedules.LearningRateSchedule
 # compiled update); the others are fixed once the optimizer is built.
 COMMON_HYPERPARAMETERS = {
     "weight_decay": Hyper(None, low=0.0, optional=True),
-    "clipnorm": Hyper(None, low=0.0, low_open=True, optional=True,
-                      changeable=False),
-    "clipvalue": Hyper(None, low=0.0, low_open=True, optional=True,
-                       changeable=False),
-    "global_clipnorm": Hyper(None, low=0.0, low_open=True, optional=True,
-                             changeable=False),
+    "clipnorm": Hyper(
+        None, low=0.0, low_open=True, optional=True, changeable=False
+    ),
+    "clipvalue": Hyper(
+        None, low=0.0, low_open=True, optional=True, changeable=False
+    ),
+    "global_clipnorm": Hyper(
+        None, low=0.0, low_open=True, optional=True, changeable=False
+    ),
     "use_ema": Hyper(False),
     "ema_momentum": Hyper(0.99, low=0.0, high=1.0, changeable=False),
     "ema_overwrite_frequency": Hyper(None, low=1, kind="int", optional=True),
-    "loss_scale_factor": Hyper(None, low=0.0, low_open=True, optional=True,
-                               changeable=False),
-    "gradient_accumulation_steps": Hyper(None, low=2, kind="int",
-                                         optional=True),
+    "loss_scale_factor": Hyper(
+        None, low=0.0, low_open=True, optional=True, changeable=False
+    ),
+    "gradient_accumulation_steps": Hyper(
+        None, low=2, kind="int", optional=True
+    ),
 }
 _KERAS_BASE_ARGS = tuple(COMMON_HYPERPARAMETERS)
 
@@ -143,8 +148,9 @@ class ZooOptimizer(keras.optimizers.Optimizer):
     # ------------------------------------------------------------------
     # Construction and validation.
 
-    def __init__(self, learning_rate=None, *, jit_compile=True, name=None,
-                 **kwargs):
+    def __init__(
+        self, learning_rate=None, *, jit_compile=True, name=None, **kwargs
+    ):
         cls = type(self)
         specs = cls._all_hyperparameters
         unknown = sorted(set(kwargs) - set(specs) - {"decay"})
@@ -157,7 +163,8 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         for key, spec in specs.items():
             values[key] = spec.validate(key, kwargs.pop(key, spec.default))
         learning_rate = _validate_learning_rate(
-            cls.default_learning_rate if learning_rate is None
+            cls.default_learning_rate
+            if learning_rate is None
             else learning_rate
         )
         jit_compile = Hyper(True).validate("jit_compile", jit_compile)
@@ -178,19 +185,27 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         # Changeable in general, but fixed in this instance: off (None) at
         # construction, or zero where that means the slot was not created.
         self._frozen = {
-            key for key, spec in specs.items()
+            key
+            for key, spec in specs.items()
             if spec.changeable and values[key] is None
         } | {
-            s.when for s in cls.slots
+            s.when
+            for s in cls.slots
             if s.when is not None and not values[s.when]
         }
         with keras.name_scope(self.name, caller=self):
             for key, spec in specs.items():
-                if (spec.changeable and key not in self._frozen
-                        and values[key] is not None):
+                if (
+                    spec.changeable
+                    and key not in self._frozen
+                    and values[key] is not None
+                ):
                     var = keras.Variable(
-                        values[key], name=key, dtype=HYPER_DTYPE,
-                        trainable=False, aggregation="only_first_replica",
+                        values[key],
+                        name=key,
+                        dtype=HYPER_DTYPE,
+                        trainable=False,
+                        aggregation="only_first_replica",
                     )
                     self._track_variable(var)
                     self._hyper_vars[key] = var
@@ -203,9 +218,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         if getattr(self, "_zoo_ready", False):
             specs = type(self)._all_hyperparameters
             if name in self._hyper_vars:
-                self._hyper_vars[name].assign(
-                    specs[name].validate(name, value)
-                )
+                self._hyper_vars[name].assign(specs[name].validate(name, value))
                 return
             if name in specs:
                 self._set_fixed(name, specs[name].validate(name, value))
@@ -236,6 +249,16 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             f"{value!r}: {why}. Create a new optimizer with {name}={value!r}."
         )
 
+    @property
+    def learning_rate(self):
+        return self._get_current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        # Validated like the constructor argument, then Keras's setter.
+        value = _validate_learning_rate(value)
+        keras.optimizers.Optimizer.learning_rate.fset(self, value)
+
     def _hyper(self, name):
         """A hyper-parameter's current value: its variable, or the fixed one."""
         return self._hyper_vars.get(name, self._hyper_values[name])
@@ -253,21 +276,25 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             if isinstance(init, str):
                 init = self._hyper_values[init]
             table[slot.name] = self.add_optimizer_variables(
-                variables, slot.name,
+                variables,
+                slot.name,
                 initializer=keras.initializers.Constant(float(init)),
             )
         dtype = variables[0].dtype if variables else keras.config.floatx()
         glob = {}
         for key, init in type(self).global_state.items():
             glob[key] = self.add_variable(
-                (), initializer=keras.initializers.Constant(init),
-                dtype=dtype, name=key,
+                (),
+                initializer=keras.initializers.Constant(init),
+                dtype=dtype,
+                name=key,
             )
         self._state = types.SimpleNamespace(slots=table, globals=glob)
 
     def _active_slots(self):
         return tuple(
-            s for s in type(self).slots
+            s
+            for s in type(self).slots
             if s.when is None or self._hyper_values[s.when]
         )
 
@@ -309,7 +336,8 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         rule = cls.update_rule
         names = tuple(s.name for s in self._active_slots())
         fixed = {
-            k: v for k, v in self._hyper_values.items()
+            k: v
+            for k, v in self._hyper_values.items()
             if k not in self._hyper_vars
         }
         global_names = tuple(cls.global_state)
@@ -321,8 +349,12 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             if decay:
                 wd = ops.cast(scalars["weight_decay"], dtype)
                 param = param - param * wd * lr
-            hp = StepContext(dtype=dtype, lr=lr,
-                             step=ops.cast(scalars["step"], dtype), **fixed)
+            hp = StepContext(
+                dtype=dtype,
+                lr=lr,
+                step=ops.cast(scalars["step"], dtype),
+                **fixed,
+            )
             for key, value in scalars.items():
                 if key in ("lr", "step"):
                     continue
@@ -337,10 +369,9 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         return body
 
     def _decays(self, variable):
-        return (
-            self._hyper_values["weight_decay"] is not None
-            and self._use_weight_decay(variable)
-        )
+        return self._hyper_values[
+            "weight_decay"
+        ] is not None and self._use_weight_decay(variable)
 
     def _apply_weight_decay(self, variables):
         # Folded into the update itself (`_body`), so that it costs no
@@ -353,7 +384,8 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             return {}
         dtype = next(iter(state.values())).dtype
         hp = StepContext(
-            dtype=dtype, lr=ops.cast(learning_rate, dtype),
+            dtype=dtype,
+            lr=ops.cast(learning_rate, dtype),
             step=ops.cast(self.iterations + 1, dtype),
             **{k: self._hyper(k) for k in self._hyper_values},
         )
@@ -400,9 +432,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         self.assign(variable, new_param)
 
     def _compiled(self):
-        return (
-            self.jit_compile and xla.available() and xla.default_strategy()
-        )
+        return self.jit_compile and xla.available() and xla.default_strategy()
 
     # ------------------------------------------------------------------
     # Eager calls: one traced graph per step instead of op-by-op dispatch.
@@ -425,9 +455,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         # The learning rate is computed eagerly at every call, so that a
         # callable or a schedule is evaluated at the current step exactly as
         # in Keras, and passed into the graph as a tensor.
-        learning_rate = ops.convert_to_tensor(
-            self._get_current_learning_rate()
-        )
+        learning_rate = ops.convert_to_tensor(self._get_current_learning_rate())
         key = tuple(id(v) for v in variables)
         step = self._eager_steps.get(key)
         if step is None:
@@ -484,7 +512,8 @@ def _validate_learning_rate(value):
 
 def _accepted(cls):
     return ", ".join(
-        ["learning_rate"] + list(cls._all_hyperparameters)
+        ["learning_rate"]
+        + list(cls._all_hyperparameters)
         + ["jit_compile", "name"]
     )
 
@@ -493,23 +522,27 @@ def _signature(cls):
     params = [
         inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
         inspect.Parameter(
-            "learning_rate", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            "learning_rate",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
             default=cls.default_learning_rate,
         ),
     ]
     own = {
-        k: v for k, v in cls._all_hyperparameters.items()
+        k: v
+        for k, v in cls._all_hyperparameters.items()
         if k not in _KERAS_BASE_ARGS
     }
     common = {k: cls._all_hyperparameters[k] for k in _KERAS_BASE_ARGS}
     for key, spec in list(own.items()) + list(common.items()):
         params.append(
-            inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY,
-                              default=spec.default)
+            inspect.Parameter(
+                key, inspect.Parameter.KEYWORD_ONLY, default=spec.default
+            )
         )
     for key, default in (("jit_compile", True), ("name", None)):
         params.append(
-            inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY,
-                              default=default)
+            inspect.Parameter(
+                key, inspect.Parameter.KEYWORD_ONLY, default=default
+            )
         )
     return inspect.Signature(params)

@@ -23,6 +23,7 @@ if BACKEND == "tensorflow":
 else:  # pragma: no cover - exercised on other backends only
     tf = None
 
+
 def available():
     """Whether this package compiles update rules on the current backend."""
     return tf is not None

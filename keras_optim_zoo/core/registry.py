@@ -123,12 +123,10 @@ def get(kind, identifier, **overrides):
             )
         config = dict(identifier.get("config") or {})
         config.update(overrides)
-        class_name = identifier.get("registered_name") or identifier[
-            "class_name"
-        ]
-        if isinstance(class_name, str) and class_name.startswith(
-            PACKAGE + ">"
-        ):
+        class_name = (
+            identifier.get("registered_name") or identifier["class_name"]
+        )
+        if isinstance(class_name, str) and class_name.startswith(PACKAGE + ">"):
             class_name = class_name.split(">", 1)[1]
         return lookup(kind, class_name).from_config(config)
     if overrides:

@@ -13,10 +13,14 @@ for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = sorted(
-    cls.__name__ for cls in ZooOptimizer.__subclasses__()
+    cls.__name__
+    for cls in ZooOptimizer.__subclasses__()
     if cls.__module__.startswith(__name__)
 )
 globals().update(
-    {cls.__name__: cls for cls in ZooOptimizer.__subclasses__()
-     if cls.__module__.startswith(__name__)}
+    {
+        cls.__name__: cls
+        for cls in ZooOptimizer.__subclasses__()
+        if cls.__module__.startswith(__name__)
+    }
 )

@@ -45,7 +45,8 @@ class Adadelta(ZooOptimizer):
             ops.square(grad)
         )
         delta = -(
-            ops.sqrt(slots["accumulated_delta_var"] + eps) * grad
+            ops.sqrt(slots["accumulated_delta_var"] + eps)
+            * grad
             / ops.sqrt(acc_grad + eps)
         )
         acc_delta = rho * slots["accumulated_delta_var"] + one_minus_rho * (

@@ -19,12 +19,11 @@ _ADAM_HYPERPARAMETERS = {
 def _adam_rule(grad, param, slots, hp):
     b1, b2 = hp.cast(hp.beta_1), hp.cast(hp.beta_2)
     alpha = (
-        hp.lr * ops.sqrt(1 - ops.power(b2, hp.step))
+        hp.lr
+        * ops.sqrt(1 - ops.power(b2, hp.step))
         / (1 - ops.power(b1, hp.step))
     )
-    m = slots["momentum"] + (grad - slots["momentum"]) * hp.cast(
-        1 - hp.beta_1
-    )
+    m = slots["momentum"] + (grad - slots["momentum"]) * hp.cast(1 - hp.beta_1)
     v = slots["velocity"] + (ops.square(grad) - slots["velocity"]) * hp.cast(
         1 - hp.beta_2
     )
@@ -54,7 +53,9 @@ _ADAM_DOC_MATH = r"""
 class Adam(ZooOptimizer):
     __doc__ = (
         r"""Adam: adaptive moment estimation.
-""" + _ADAM_DOC_MATH + r"""
+"""
+        + _ADAM_DOC_MATH
+        + r"""
 
     Matches `keras.optimizers.Adam` step for step, with the same arguments
     and defaults.
@@ -85,7 +86,9 @@ class Adam(ZooOptimizer):
 class AMSGrad(ZooOptimizer):
     __doc__ = (
         r"""AMSGrad: Adam with a non-decreasing second-moment estimate.
-""" + _ADAM_DOC_MATH + r"""
+"""
+        + _ADAM_DOC_MATH
+        + r"""
 
     Matches `keras.optimizers.Adam(amsgrad=True)` step for step.
 
@@ -122,7 +125,9 @@ class AdamW(ZooOptimizer):
     Before each Adam step, $\theta \leftarrow \theta - \lambda\,\eta_t\,
     \theta$ (Keras's form: the decay is scaled by the learning rate
     $\eta_t$, not by a separate schedule multiplier), then:
-""" + _ADAM_DOC_MATH + r"""
+"""
+        + _ADAM_DOC_MATH
+        + r"""
 
     Matches `keras.optimizers.AdamW` step for step, with the same arguments
     and defaults; `exclude_from_weight_decay()` works as in Keras.

@@ -46,7 +46,5 @@ class Adamax(ZooOptimizer):
             1 - hp.beta_1
         )
         u = ops.maximum(hp.cast(hp.beta_2) * slots["norm"], ops.abs(grad))
-        update = (hp.lr * m) / (
-            (1 - beta_1_power) * (u + hp.cast(hp.epsilon))
-        )
+        update = (hp.lr * m) / ((1 - beta_1_power) * (u + hp.cast(hp.epsilon)))
         return param - update, {"momentum": m, "norm": u}

@@ -49,7 +49,8 @@ class Nadam(ZooOptimizer):
     def global_update(globals, hp):
         decay = ops.power(hp.cast(0.96), hp.step)
         return {
-            "u_product": globals["u_product"] * hp.cast(hp.beta_1)
+            "u_product": globals["u_product"]
+            * hp.cast(hp.beta_1)
             * (1.0 - 0.5 * decay)
         }
 

@@ -57,8 +57,10 @@ class RMSprop(ZooOptimizer):
     def update_rule(grad, param, slots, hp):
         rho, eps = hp.cast(hp.rho), hp.cast(hp.epsilon)
         one_minus_rho = hp.cast(1 - hp.rho)
-        new = {"velocity": rho * slots["velocity"]
-               + one_minus_rho * ops.square(grad)}
+        new = {
+            "velocity": rho * slots["velocity"]
+            + one_minus_rho * ops.square(grad)
+        }
         if hp.centered:
             new["average_gradient"] = (
                 rho * slots["average_gradient"] + one_minus_rho * grad

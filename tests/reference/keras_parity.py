@@ -6,10 +6,10 @@ largest difference per optimizer, variant and mode:
     python -m tests.reference.keras_parity
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-import keras
 import keras_optim_zoo
 from keras_optim_zoo.core.base import COMMON_HYPERPARAMETERS
 
@@ -111,7 +111,8 @@ def compare(name, kwargs, mode, steps=100, learning_rate=0.05):
 def slot_values(optimizer):
     """`{variable name: value}` of an optimizer's per-variable state."""
     return {
-        v.name: v.numpy() for v in optimizer.variables
+        v.name: v.numpy()
+        for v in optimizer.variables
         if v.dtype == "float32" and len(v.shape) > 0
     }
 
@@ -123,14 +124,18 @@ def exponential_decay():
 
 
 def main():
-    print(f"{'optimizer':14} {'variant':44} " + " ".join(
-        f"{m:>10}" for m in MODES))
+    print(
+        f"{'optimizer':14} {'variant':44} "
+        + " ".join(f"{m:>10}" for m in MODES)
+    )
     for name in keras_optim_zoo.list_optimizers():
         cls = keras_optim_zoo.core.registry.lookup("optimizer", name)
         for kwargs in variants(cls):
             diffs = [compare(name, kwargs, m) for m in MODES]
-            print(f"{name:14} {str(kwargs)[:44]:44} " + " ".join(
-                f"{d:10.2e}" for d in diffs))
+            print(
+                f"{name:14} {str(kwargs)[:44]:44} "
+                + " ".join(f"{d:10.2e}" for d in diffs)
+            )
 
 
 if __name__ == "__main__":

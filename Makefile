@@ -1,0 +1,36 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Each creates (or reuses) the virtual environment in $(VENV) and installs
+# the package with what it needs first.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# pytest workers: CI has 2 cores.
+WORKERS ?= 2
+
+.PHONY: demo test lint bench parity clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m keras_optim_zoo compare --seeds 0 1 2
+
+test: $(STAMP) lint
+	$(PY) -m pytest -n $(WORKERS) --timeout 1200
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check keras_optim_zoo tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/step_time.py
+
+parity: $(STAMP)
+	$(PY) -m tests.reference.keras_parity
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
