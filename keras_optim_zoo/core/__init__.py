@@ -1,7 +1,15 @@
 """The mechanism, once: base class, hyper-parameters, registry, compilation."""
 
 from keras_optim_zoo.core.base import StepContext, ZooOptimizer
-from keras_optim_zoo.core.hyper import Hyper, Slot
+from keras_optim_zoo.core.hyper import Hyper, Slot, fraction, positive
 from keras_optim_zoo.core.registry import register
 
-__all__ = ["Hyper", "Slot", "StepContext", "ZooOptimizer", "register"]
+__all__ = [
+    "Hyper",
+    "Slot",
+    "StepContext",
+    "ZooOptimizer",
+    "fraction",
+    "positive",
+    "register",
+]

@@ -105,6 +105,16 @@ class Hyper:
         return value
 
 
+def fraction(default):
+    """A changeable float in `[0, 1)`: betas, rho, momentum."""
+    return Hyper(default, low=0.0, high=1.0, high_open=True)
+
+
+def positive(default):
+    """A changeable float in `(0, inf)`: epsilon."""
+    return Hyper(default, low=0.0, low_open=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class Slot:
     """Declaration of one piece of per-variable optimizer state.

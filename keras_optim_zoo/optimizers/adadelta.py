@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optim_zoo.core import Hyper, ZooOptimizer, register
+from keras_optim_zoo.core import ZooOptimizer, fraction, positive, register
 
 
 @register("zoo_adadelta")
@@ -31,8 +31,8 @@ class Adadelta(ZooOptimizer):
     """
 
     hyperparameters = {
-        "rho": Hyper(0.95, low=0.0, high=1.0, high_open=True),
-        "epsilon": Hyper(1e-7, low=0.0, low_open=True),
+        "rho": fraction(0.95),
+        "epsilon": positive(1e-7),
     }
     slots = ("accumulated_grad", "accumulated_delta_var")
     keras_equivalent = ("Adadelta", {})

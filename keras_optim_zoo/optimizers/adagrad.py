@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optim_zoo.core import Hyper, Slot, ZooOptimizer, register
+from keras_optim_zoo.core import Hyper, Slot, ZooOptimizer, positive, register
 
 
 @register("zoo_adagrad")
@@ -30,7 +30,7 @@ class Adagrad(ZooOptimizer):
 
     hyperparameters = {
         "initial_accumulator_value": Hyper(0.1, low=0.0, changeable=False),
-        "epsilon": Hyper(1e-7, low=0.0, low_open=True),
+        "epsilon": positive(1e-7),
     }
     slots = (Slot("accumulator", init="initial_accumulator_value"),)
     keras_equivalent = ("Adagrad", {})

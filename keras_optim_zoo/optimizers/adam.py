@@ -4,19 +4,28 @@ Registered as `"zoo_adam"`, `"zoo_amsgrad"` and `"zoo_adamw"`; one rule
 serves all three.
 """
 
+import functools
+
 from keras import ops
 
-from keras_optim_zoo.core import Hyper, Slot, ZooOptimizer, register
+from keras_optim_zoo.core import (
+    Hyper,
+    Slot,
+    ZooOptimizer,
+    fraction,
+    positive,
+    register,
+)
 
 _ADAM_HYPERPARAMETERS = {
-    "beta_1": Hyper(0.9, low=0.0, high=1.0, high_open=True),
-    "beta_2": Hyper(0.999, low=0.0, high=1.0, high_open=True),
-    "epsilon": Hyper(1e-7, low=0.0, low_open=True),
+    "beta_1": fraction(0.9),
+    "beta_2": fraction(0.999),
+    "epsilon": positive(1e-7),
     "amsgrad": Hyper(False),
 }
 
 
-def _adam_rule(grad, param, slots, hp):
+def _adam_rule(grad, param, slots, hp, amsgrad=None):
     b1, b2 = hp.cast(hp.beta_1), hp.cast(hp.beta_2)
     alpha = (
         hp.lr
@@ -28,7 +37,7 @@ def _adam_rule(grad, param, slots, hp):
         1 - hp.beta_2
     )
     new = {"momentum": m, "velocity": v}
-    if hp.amsgrad:
+    if hp.amsgrad if amsgrad is None else amsgrad:
         v = new["velocity_hat"] = ops.maximum(slots["velocity_hat"], v)
     return param - (m * alpha) / (ops.sqrt(v) + hp.cast(hp.epsilon)), new
 
@@ -110,11 +119,7 @@ class AMSGrad(ZooOptimizer):
     }
     slots = ("momentum", "velocity", "velocity_hat")
     keras_equivalent = ("Adam", {"amsgrad": True})
-
-    @staticmethod
-    def update_rule(grad, param, slots, hp):
-        hp.amsgrad = True
-        return _adam_rule(grad, param, slots, hp)
+    update_rule = staticmethod(functools.partial(_adam_rule, amsgrad=True))
 
 
 @register("zoo_adamw")

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optim_zoo.core import Hyper, ZooOptimizer, register
+from keras_optim_zoo.core import ZooOptimizer, fraction, positive, register
 
 
 @register("zoo_adamax")
@@ -32,9 +32,9 @@ class Adamax(ZooOptimizer):
     """
 
     hyperparameters = {
-        "beta_1": Hyper(0.9, low=0.0, high=1.0, high_open=True),
-        "beta_2": Hyper(0.999, low=0.0, high=1.0, high_open=True),
-        "epsilon": Hyper(1e-7, low=0.0, low_open=True),
+        "beta_1": fraction(0.9),
+        "beta_2": fraction(0.999),
+        "epsilon": positive(1e-7),
     }
     slots = ("momentum", "norm")
     keras_equivalent = ("Adamax", {})

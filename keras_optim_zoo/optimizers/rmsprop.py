@@ -2,7 +2,14 @@
 
 from keras import ops
 
-from keras_optim_zoo.core import Hyper, Slot, ZooOptimizer, register
+from keras_optim_zoo.core import (
+    Hyper,
+    Slot,
+    ZooOptimizer,
+    fraction,
+    positive,
+    register,
+)
 
 
 @register("zoo_rmsprop")
@@ -41,9 +48,9 @@ class RMSprop(ZooOptimizer):
     """
 
     hyperparameters = {
-        "rho": Hyper(0.9, low=0.0, high=1.0, high_open=True),
-        "momentum": Hyper(0.0, low=0.0, high=1.0, high_open=True),
-        "epsilon": Hyper(1e-7, low=0.0, low_open=True),
+        "rho": fraction(0.9),
+        "momentum": fraction(0.0),
+        "epsilon": positive(1e-7),
         "centered": Hyper(False),
     }
     slots = (

@@ -4,17 +4,23 @@ Registered as `"zoo_sgd"`, `"zoo_momentum"` and `"zoo_nesterov"`; one rule
 serves all three.
 """
 
-from keras_optim_zoo.core import Hyper, Slot, ZooOptimizer, register
+import functools
 
-_MOMENTUM_RANGE = dict(low=0.0, high=1.0, high_open=True)
+from keras_optim_zoo.core import (
+    Hyper,
+    Slot,
+    ZooOptimizer,
+    fraction,
+    register,
+)
 
 
-def _sgd_rule(grad, param, slots, hp):
+def _sgd_rule(grad, param, slots, hp, nesterov=None):
     if "momentum" not in slots:
         return param - grad * hp.lr, {}
     mu = hp.cast(hp.momentum)
     m = slots["momentum"] * mu - grad * hp.lr
-    if hp.nesterov:
+    if hp.nesterov if nesterov is None else nesterov:
         return param + (m * mu - grad * hp.lr), {"momentum": m}
     return param + m, {"momentum": m}
 
@@ -51,7 +57,7 @@ class SGD(ZooOptimizer):
 
     default_learning_rate = 0.01
     hyperparameters = {
-        "momentum": Hyper(0.0, **_MOMENTUM_RANGE),
+        "momentum": fraction(0.0),
         "nesterov": Hyper(False),
     }
     slots = (Slot("momentum", when="momentum"),)
@@ -81,18 +87,14 @@ class Momentum(ZooOptimizer):
     """
 
     default_learning_rate = 0.01
-    hyperparameters = {"momentum": Hyper(0.9, **_MOMENTUM_RANGE)}
+    hyperparameters = {"momentum": fraction(0.9)}
     slots = (Slot("momentum", when="momentum"),)
     keras_equivalent = ("SGD", {"nesterov": False})
-
-    @staticmethod
-    def update_rule(grad, param, slots, hp):
-        hp.nesterov = False
-        return _sgd_rule(grad, param, slots, hp)
+    update_rule = staticmethod(functools.partial(_sgd_rule, nesterov=False))
 
 
 @register("zoo_nesterov")
-class Nesterov(ZooOptimizer):
+class Nesterov(Momentum):
     r"""SGD with Nesterov momentum, in the form Keras's `SGD` uses.
 
     $$ m_t = \mu m_{t-1} - \eta_t g_t, \qquad
@@ -116,12 +118,5 @@ class Nesterov(ZooOptimizer):
           momentum in deep learning. ICML.
     """
 
-    default_learning_rate = 0.01
-    hyperparameters = {"momentum": Hyper(0.9, **_MOMENTUM_RANGE)}
-    slots = (Slot("momentum", when="momentum"),)
     keras_equivalent = ("SGD", {"nesterov": True})
-
-    @staticmethod
-    def update_rule(grad, param, slots, hp):
-        hp.nesterov = True
-        return _sgd_rule(grad, param, slots, hp)
+    update_rule = staticmethod(functools.partial(_sgd_rule, nesterov=True))
