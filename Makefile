@@ -24,7 +24,7 @@ test: $(STAMP) lint
 	$(PY) -m pytest -n $(WORKERS) --timeout 1200
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check keras_optim_zoo tests benchmarks
+	$(VENV)/bin/ruff check keras_optim_zoo tests benchmarks tools examples
 
 bench: $(STAMP)
 	$(PY) benchmarks/step_time.py

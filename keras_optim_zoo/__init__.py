@@ -3,13 +3,14 @@
     import keras_optim_zoo
     model.compile(optimizer="zoo_nesterov", loss=...)
 
-Importing the package registers every optimizer and learning-rate schedule
-under its `zoo_*` name with Keras, so compile configs, `keras.optimizers.get`
-and saved models resolve them. (`keras_optim_zoo.data`, the offline TFDS
-datasets, needs tensorflow-datasets and is imported on its own.)
+Importing the package registers every optimizer, learning-rate schedule and
+callback under its `zoo_*` name with Keras, so compile configs,
+`keras.optimizers.get` and saved models resolve them. (`keras_optim_zoo.data`,
+the offline TFDS datasets, needs tensorflow-datasets and is imported on its
+own.)
 """
 
-from keras_optim_zoo import core, optimizers, schedules
+from keras_optim_zoo import callbacks, core, optimizers, schedules
 from keras_optim_zoo.core import registry as _registry
 from keras_optim_zoo.core.base import ZooOptimizer
 from keras_optim_zoo.optimizers import *  # noqa: F401,F403
@@ -45,6 +46,7 @@ def get(identifier, **overrides):
 
 __all__ = [
     "ZooOptimizer",
+    "callbacks",
     "core",
     "get",
     "list_optimizers",

@@ -337,6 +337,13 @@ CASES = {
         for interpolation in ("linear", "cosine", "constant")
     ]
     + [Case(dict(boundaries=[10], values=[0.2]), (0, 9, 10, 11))],
+    "zoo_adjustable_scale": [
+        Case(
+            dict(schedule=S.Exponential(0.5, 10, 0.7), factor=0.25),
+            (0, 10, 20),
+        ),
+        Case(dict(schedule=0.3, factor=2.0), (0, 1)),
+    ],
     "zoo_warmup": [
         Case(
             dict(schedule=S.Cosine(0.5, 30), warmup_steps=10, init_value=0.01),

@@ -1,0 +1,81 @@
+"""Keras callbacks for learning rates and hyper-parameters, by `zoo_*` name.
+
+    from keras_optim_zoo import callbacks
+    model.fit(x, y, callbacks=[
+        callbacks.LearningRateLogger(),
+        callbacks.ReduceLROnPlateau("val_loss", patience=3),
+    ])
+
+- `LearningRateScheduler`: a schedule (or `fn(step, lr)`) applied before
+  every step, or every epoch.
+- `HyperparameterScheduler`: the same for `momentum`, `beta_1`... of a zoo
+  optimizer (the momentum half of 1cycle).
+- `LearningRateLogger`: `learning_rate`, `momentum`, `beta_1` in the logs
+  at every batch and epoch, schedules included.
+- `ReduceLROnPlateau`: also for a learning rate that is a schedule; the
+  factor is saved with the model.
+- `LearningRateFinder` / `find_learning_rate`: the range test, with a
+  suggested learning rate and a plot.
+
+Every module in this folder is imported here, which registers its
+callbacks; a new callback needs only its own file.
+"""
+
+import importlib
+import pkgutil
+
+from keras_optim_zoo.core import registry as _registry
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+from keras_optim_zoo.callbacks.finder import (  # noqa: E402
+    LearningRateFinder,
+    RangeTestResult,
+    find_learning_rate,
+)
+from keras_optim_zoo.callbacks.logger import LearningRateLogger  # noqa: E402
+from keras_optim_zoo.callbacks.plateau import ReduceLROnPlateau  # noqa: E402
+from keras_optim_zoo.callbacks.scheduler import (  # noqa: E402
+    HyperparameterScheduler,
+    LearningRateScheduler,
+)
+
+
+def list_callbacks(pattern=None):
+    """Sorted `zoo_*` names of the registered callbacks.
+
+    Args:
+        pattern: Optional shell-style wildcard, e.g. `"zoo_*rate*"`.
+    """
+    return _registry.names("callback", pattern)
+
+
+def get(identifier, **overrides):
+    """A callback from a `zoo_*` name, a config dict or an instance.
+
+    Args:
+        identifier: A registered name (`"zoo_learning_rate_logger"`), a
+            config dict (as written by `keras.saving.serialize_keras_object`)
+            or a callback instance (returned as is).
+        **overrides: Constructor arguments.
+
+    Raises:
+        KeyError: For an unknown name; the message lists the closest
+            registered names.
+        ValueError: For an invalid argument value.
+    """
+    return _registry.get("callback", identifier, **overrides)
+
+
+__all__ = [
+    "HyperparameterScheduler",
+    "LearningRateFinder",
+    "LearningRateLogger",
+    "LearningRateScheduler",
+    "RangeTestResult",
+    "ReduceLROnPlateau",
+    "find_learning_rate",
+    "get",
+    "list_callbacks",
+]

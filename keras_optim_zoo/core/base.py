@@ -9,7 +9,8 @@ serialization, the signature shown by `help()`, and XLA compilation (via
 
 This is also the only module of the package that touches private Keras
 optimizer API (`_backend_update_step`, `_apply_weight_decay`,
-`_use_weight_decay`, `_get_current_learning_rate`, `_get_variable_index`),
+`_use_weight_decay`, `_get_current_learning_rate`, `_get_variable_index`,
+`_learning_rate`),
 so a Keras release that changes it breaks one file.
 """
 
@@ -487,6 +488,15 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             config[key] = value
         config["jit_compile"] = self.jit_compile
         return config
+
+
+def learning_rate_object(optimizer):
+    """The learning rate as given to `optimizer` (any Keras optimizer).
+
+    A `keras.Variable` for a float, else the `LearningRateSchedule` or
+    callable itself; Keras has no public accessor for the latter.
+    """
+    return optimizer._learning_rate
 
 
 def _hyper_property(name):

@@ -13,7 +13,9 @@ import tensorflow as tf
 import keras_optim_zoo
 from keras_optim_zoo.core.base import COMMON_HYPERPARAMETERS
 
-SHAPES = [(3, 3, 2, 4), (4,), (5, 7), (1,)]
+# Repeated shapes share one compiled kernel; each must still update its own
+# variable.
+SHAPES = [(3, 3, 2, 4), (4,), (5, 7), (1,), (5, 7), (4,)]
 MODES = ("uncompiled", "eager", "function", "xla")
 
 

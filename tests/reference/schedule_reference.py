@@ -290,4 +290,5 @@ REFERENCES = {
     "zoo_warmup": warmup,
     "zoo_join": join,
     "zoo_scale": scale,
+    "zoo_adjustable_scale": scale,
 }
