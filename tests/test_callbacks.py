@@ -534,6 +534,28 @@ def test_finder_restores_everything_and_stops_on_divergence(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_finder_on_unbuilt_optimizer_leaves_fresh_state():
+    # The slots do not exist before the first step; the finder must create
+    # them first, or the sweep's momentum survives into training.
+    model = _model(keras_optim_zoo.get("zoo_momentum", learning_rate=0.01))
+    model.build((None, 4))
+    weights = [w.copy() for w in model.get_weights()]
+    assert not model.optimizer.built
+    callbacks.find_learning_rate(
+        model, X, Y, batch_size=BATCH, min_lr=1e-4, max_lr=100.0, steps=20
+    )
+    for a, b in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+    for variable in model.optimizer.variables:
+        value = keras.ops.convert_to_numpy(variable)
+        if variable.name == "learning_rate":
+            continue
+        if variable.name == "momentum":  # the hyper-parameter itself
+            assert float(value) == pytest.approx(0.9)
+            continue
+        np.testing.assert_array_equal(value, np.zeros_like(value))
+
+
 def test_finder_needs_a_float_learning_rate():
     model = _model(keras_optim_zoo.get("zoo_sgd", learning_rate=_cosine()))
     model.build((None, 4))

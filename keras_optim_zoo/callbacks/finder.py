@@ -210,6 +210,11 @@ class LearningRateFinder(_common.ConfigMixin, keras.callbacks.Callback):
         self._losses, self._smoothed, self._average = [], [], 0.0
         self._best = math.inf
         self._diverged = False
+        optimizer = self.model.optimizer
+        if not optimizer.built:
+            # Create the slots now, so that they are saved and restored too
+            # (otherwise the sweep's momentum would survive it).
+            optimizer.build(self.model.trainable_variables)
         self._saved = [
             (v, np.array(keras.ops.convert_to_numpy(v), copy=True))
             for v in list(self.model.variables)

@@ -3,6 +3,10 @@
 Fair means: for a given seed every configuration starts from the same
 initial weights and sees the training examples in the same order; only the
 optimizer differs.
+
+Every run records, per training step, the training loss of that batch and
+the learning rate the optimizer applied to it (`StepRecorder`), and per
+epoch the training and validation loss and accuracy.
 """
 
 import ast
@@ -12,8 +16,10 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 import keras_optim_zoo
+from keras_optim_zoo import schedules
 
 
 def _mlp(input_shape, classes, hidden=(100, 100)):
@@ -27,44 +33,191 @@ def _mlp(input_shape, classes, hidden=(100, 100)):
 MODELS = {"mlp": _mlp}
 
 
+def split_arguments(text):
+    """Splits `"a=1,b=[1, 2],c=x"` at the commas outside brackets.
+
+    Returns a `{key: value}` dict; values are Python literals where they
+    parse as one (`0.1`, `[100, 200]`, `True`), else strings.
+
+    Raises:
+        ValueError: For an item without `=`.
+    """
+    items, depth, current = [], 0, ""
+    for char in text:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    items.append(current)
+    out = {}
+    for item in filter(str.strip, items):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(
+                f"Invalid setting {item!r} in {text!r}: expected key=value, "
+                "e.g. zoo_sgd:learning_rate=0.1"
+            )
+        try:
+            out[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value.strip()
+    return out
+
+
+def describe(config):
+    """A short label for a config dict: `name(key=value, ...)`.
+
+    Nested config dicts (a schedule as learning rate) are described the
+    same way, so a JSON config reads as
+    `zoo_adam(learning_rate=zoo_warmup_cosine(peak_learning_rate=0.01, ...))`.
+    """
+    if not isinstance(config, dict) or "class_name" not in config:
+        return repr(config) if isinstance(config, str) else str(config)
+    name = config["class_name"]
+    registered = getattr(
+        _lookup_any(config.get("registered_name") or name),
+        "registered_name",
+        None,
+    )
+    args = {
+        k: v
+        for k, v in (config.get("config") or {}).items()
+        if k != "name" or v != name
+    }
+    inner = ", ".join(f"{k}={describe(v)}" for k, v in args.items())
+    return f"{registered or name}({inner})"
+
+
+def _lookup_any(name):
+    if isinstance(name, str) and ">" in name:
+        name = name.split(">", 1)[1]
+    for kind in ("optimizer", "schedule"):
+        try:
+            return keras_optim_zoo.core.registry.lookup(kind, name)
+        except KeyError:
+            pass
+    return None
+
+
 def parse_config(text):
     """An optimizer configuration from the command line.
 
     Accepts `"zoo_adam"`, `"zoo_sgd:learning_rate=0.1,momentum=0.5"`, or a
-    JSON config dict `'{"class_name": "zoo_sgd", "config": {...}}'`.
+    JSON config dict `'{"class_name": "zoo_sgd", "config": {...}}'`, whose
+    `learning_rate` may be a schedule's config dict, e.g.
+    `{"class_name": "zoo_warmup_cosine", "config": {...}}` (what
+    `keras.saving.serialize_keras_object` writes works too).
     Returns `(label, identifier, overrides)`.
+
+    Raises:
+        KeyError: For an unknown optimizer or schedule name.
+        ValueError: For a malformed setting or an invalid value.
     """
     text = text.strip()
     if text.startswith("{"):
         config = json.loads(text)
-        label = config.get("class_name", "?")
-        args = config.get("config", {})
-        if args:
-            label += ":" + ",".join(f"{k}={v}" for k, v in args.items())
-        return label, config, {}
+        keras_optim_zoo.get(config)  # validate now, not mid-run
+        return describe(config), config, {}
     name, _, rest = text.partition(":")
-    overrides = {}
-    for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(
-                f"Invalid optimizer setting {item!r} in {text!r}: expected "
-                "key=value, e.g. zoo_sgd:learning_rate=0.1"
-            )
-        try:
-            overrides[key.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            overrides[key.strip()] = value.strip()
+    overrides = split_arguments(rest)
     keras_optim_zoo.get(name, **overrides)  # validate now, not mid-run
     return text, name, overrides
 
 
+def parse_schedule(text):
+    """A schedule from `"name:key=value,..."` or a JSON config dict.
+
+    Examples: `"zoo_warmup_cosine:peak_learning_rate=0.01,warmup_steps=100,
+    decay_steps=1200"`, `"zoo_multistep:initial_learning_rate=0.1,
+    milestones=[400, 800]"`, or
+    `'{"class_name": "zoo_cosine", "config": {...}}'`.
+
+    Raises:
+        KeyError: For an unknown schedule name (the message lists close
+            names).
+        ValueError: For a malformed setting or an invalid value.
+    """
+    text = text.strip()
+    if text.startswith("{"):
+        return schedules.get(json.loads(text))
+    name, _, rest = text.partition(":")
+    return schedules.get(name.strip(), **split_arguments(rest))
+
+
+class StepRecorder(keras.callbacks.Callback):
+    """Records each training step's batch loss and applied learning rate.
+
+    The learning rate is read from `optimizer.learning_rate` before each
+    step, which for a schedule is the schedule at `optimizer.iterations`,
+    the value that step applies.
+
+    Keras reports at each batch end the running mean of the loss over the
+    epoch, weighted by batch size; the loss of the batch itself is
+    recovered from two consecutive running means:
+    `loss_k = (n_k * mean_k - n_{k-1} * mean_{k-1}) / b_k`, with `b_k` the
+    batch's size and `n_k` the examples seen so far in the epoch. This
+    needs the batch sizes, so the training data must be arrays (or a
+    dataset) of `num_examples` examples batched by `batch_size`.
+
+    Args:
+        num_examples: Training examples per epoch.
+        batch_size: Examples per batch (the last batch may be smaller).
+
+    Attributes:
+        loss: Training loss of each step's batch.
+        learning_rate: Learning rate applied at each step.
+    """
+
+    def __init__(self, num_examples, batch_size):
+        super().__init__()
+        self.num_examples = int(num_examples)
+        self.batch_size = int(batch_size)
+        self.loss = []
+        self.learning_rate = []
+        self._seen = 0
+        self._total = 0.0
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        # A schedule evaluated eagerly costs ~5 ms a step; traced once, it
+        # costs a fraction of that. Same value: it is the same read.
+        self._read_rate = tf.function(lambda: optimizer.learning_rate)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._seen = 0
+        self._total = 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.learning_rate.append(float(self._read_rate()))
+
+    def on_train_batch_end(self, batch, logs=None):
+        size = min(self.batch_size, self.num_examples - self._seen)
+        if size <= 0:  # More batches than expected: take the mean as is.
+            size, self._seen = self.batch_size, 0
+        seen = self._seen + size
+        total = float(logs["loss"]) * seen
+        self.loss.append((total - self._total) / size)
+        self._seen, self._total = seen, total
+
+
 def _one_run(
-    identifier, overrides, data, model_fn, seed, epochs, batch_size, verbose
+    identifier,
+    overrides,
+    data,
+    model_fn,
+    seed,
+    epochs,
+    batch_size,
+    verbose,
 ):
     (x, y), (x_val, y_val) = data
     keras.utils.set_random_seed(seed)
-    model = model_fn(x.shape[1:], int(y.max()) + 1)
+    model = model_fn(x.shape[1:], int(max(y.max(), y_val.max())) + 1)
     optimizer = keras_optim_zoo.get(identifier, **overrides)
     model.compile(
         optimizer=optimizer,
@@ -73,6 +226,7 @@ def _one_run(
     )
     order = np.random.default_rng(seed)
     history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    recorder = StepRecorder(len(x), batch_size)
     start = time.perf_counter()
     for _ in range(epochs):
         perm = order.permutation(len(x))  # the same for every optimizer
@@ -83,6 +237,7 @@ def _one_run(
             epochs=1,
             shuffle=False,
             validation_data=(x_val, y_val),
+            callbacks=[recorder],
             verbose=verbose,
         )
         for key in history:
@@ -90,10 +245,15 @@ def _one_run(
     return {
         "seed": seed,
         "history": history,
+        "steps": {
+            "loss": recorder.loss,
+            "learning_rate": recorder.learning_rate,
+        },
         "wall_s": time.perf_counter() - start,
         "final_val_accuracy": history["val_accuracy"][-1],
         "best_val_accuracy": max(history["val_accuracy"]),
         "final_val_loss": history["val_loss"][-1],
+        "best_val_loss": min(history["val_loss"]),
     }
 
 
@@ -105,6 +265,7 @@ def compare(
     seeds=(0,),
     epochs=10,
     batch_size=100,
+    schedule=None,
     verbose=0,
     progress=print,
 ):
@@ -119,15 +280,30 @@ def compare(
             shared by all configurations.
         epochs: Epochs per run.
         batch_size: Examples per step.
+        schedule: Optional learning-rate schedule used by every
+            configuration (it replaces their `learning_rate`): a
+            `LearningRateSchedule`, or a string as `parse_schedule` takes
+            it. Defaults to `None` (each configuration's own rate).
         verbose: Keras `fit` verbosity (1 shows progress bars).
         progress: Called with a line of text after each run.
 
     Returns:
         A list of `{"label", "runs", "summary"}` dicts, one per config.
+        Each run has `history` (per epoch: `loss`, `accuracy`, `val_loss`,
+        `val_accuracy`), `steps` (per step: `loss`, `learning_rate`),
+        `wall_s`, and the final and best validation metrics.
     """
     parsed = [parse_config(c) for c in configs]
+    if isinstance(schedule, str):
+        schedule_label = schedule.strip()
+        schedule = parse_schedule(schedule)
+    elif schedule is not None:
+        schedule_label = describe(keras.saving.serialize_keras_object(schedule))
     results = []
     for label, identifier, overrides in parsed:
+        if schedule is not None:
+            overrides = {**overrides, "learning_rate": schedule}
+            label += " @ " + schedule_label
         runs = []
         for seed in seeds:
             run = _one_run(
@@ -148,7 +324,12 @@ def compare(
                 f"{run['wall_s']:.1f} s"
             )
         results.append(
-            {"label": label, "runs": runs, "summary": _summary(runs)}
+            {
+                "label": label,
+                "steps_per_epoch": -(-len(data[0][0]) // batch_size),
+                "runs": runs,
+                "summary": _summary(runs),
+            }
         )
     return results
 
@@ -159,6 +340,7 @@ def _summary(runs):
         "final_val_accuracy",
         "best_val_accuracy",
         "final_val_loss",
+        "best_val_loss",
         "wall_s",
     ):
         values = [r[key] for r in runs]
@@ -170,7 +352,10 @@ def _summary(runs):
 
 
 def format_table(results, markdown=False):
-    """The results as a text (or Markdown) table, best first."""
+    """The results as a text (or Markdown) table, best first.
+
+    Cells are `mean ± std` over the seeds (population standard deviation).
+    """
     rows = sorted(
         results, key=lambda r: -r["summary"]["final_val_accuracy"]["mean"]
     )
@@ -179,6 +364,7 @@ def format_table(results, markdown=False):
         "final val acc",
         "best val acc",
         "final val loss",
+        "best val loss",
         "time s",
     ]
 
@@ -187,10 +373,11 @@ def format_table(results, markdown=False):
 
     body = [
         [
-            r["label"],
+            r["label"].replace("|", "\\|") if markdown else r["label"],
             cell(r["summary"]["final_val_accuracy"], ".3f"),
             cell(r["summary"]["best_val_accuracy"], ".3f"),
             cell(r["summary"]["final_val_loss"], ".3f"),
+            cell(r["summary"]["best_val_loss"], ".3f"),
             cell(r["summary"]["wall_s"], ".1f"),
         ]
         for r in rows
