@@ -137,6 +137,20 @@ def run(main_fn, argv):
         return 1
 
 
+def entry(main_fn):
+    """The example's `main(argv=None)`: runs `main_fn`, returns the status.
+
+    A dataset that is neither prepared nor downloadable gives status 1 and
+    the instructions on stderr, at once.
+    """
+
+    def main(argv=None):
+        return run(main_fn, sys.argv[1:] if argv is None else argv)
+
+    main.__doc__ = entry.__doc__.split(":", 1)[1].strip()
+    return main
+
+
 def downloads_note(name):
     """The line an example that needs a download prints first."""
     return (

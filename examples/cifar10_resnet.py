@@ -141,13 +141,7 @@ def _main(argv):
     return 0
 
 
-def main(argv=None):
-    """Runs the example; returns the exit status.
-
-    A dataset that is neither prepared nor downloadable gives status 1 and
-    the instructions on stderr, at once.
-    """
-    return _common.run(_main, sys.argv[1:] if argv is None else argv)
+main = _common.entry(_main)
 
 
 if __name__ == "__main__":

@@ -18,31 +18,7 @@ from keras_optim_zoo.optimizers import *  # noqa: F401,F403
 __version__ = "0.1.0"
 
 
-def list_optimizers(pattern=None):
-    """Sorted `zoo_*` names of the registered optimizers.
-
-    Args:
-        pattern: Optional shell-style wildcard, e.g. `"zoo_adam*"`.
-    """
-    return _registry.names("optimizer", pattern)
-
-
-def get(identifier, **overrides):
-    """An optimizer from a `zoo_*` name, a config dict or an instance.
-
-    Args:
-        identifier: A registered name (`"zoo_adam"`), a config dict
-            (`{"class_name": "zoo_adam", "config": {...}}`, or what
-            `keras.optimizers.serialize` writes), or an optimizer instance.
-        **overrides: Constructor arguments, e.g. `learning_rate=0.01`.
-
-    Raises:
-        KeyError: For an unknown name; the message lists the closest
-            registered names.
-        ValueError: For an invalid argument value.
-    """
-    return _registry.get("optimizer", identifier, **overrides)
-
+list_optimizers, get = _registry.accessors("optimizer", "zoo_adam")
 
 __all__ = [
     "ZooOptimizer",

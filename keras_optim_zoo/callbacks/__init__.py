@@ -41,32 +41,9 @@ from keras_optim_zoo.callbacks.scheduler import (  # noqa: E402
     LearningRateScheduler,
 )
 
-
-def list_callbacks(pattern=None):
-    """Sorted `zoo_*` names of the registered callbacks.
-
-    Args:
-        pattern: Optional shell-style wildcard, e.g. `"zoo_*rate*"`.
-    """
-    return _registry.names("callback", pattern)
-
-
-def get(identifier, **overrides):
-    """A callback from a `zoo_*` name, a config dict or an instance.
-
-    Args:
-        identifier: A registered name (`"zoo_learning_rate_logger"`), a
-            config dict (as written by `keras.saving.serialize_keras_object`)
-            or a callback instance (returned as is).
-        **overrides: Constructor arguments.
-
-    Raises:
-        KeyError: For an unknown name; the message lists the closest
-            registered names.
-        ValueError: For an invalid argument value.
-    """
-    return _registry.get("callback", identifier, **overrides)
-
+list_callbacks, get = _registry.accessors(
+    "callback", "zoo_learning_rate_logger"
+)
 
 __all__ = [
     "HyperparameterScheduler",

@@ -136,3 +136,41 @@ def get(kind, identifier, **overrides):
             f"{sorted(overrides)}."
         )
     return identifier
+
+
+def accessors(kind, example):
+    """`(list_<kind>s, get)` functions for a package's namespace.
+
+    Args:
+        kind: `"optimizer"`, `"schedule"` or `"callback"`.
+        example: A registered name, quoted in the docstrings.
+    """
+
+    def listing(pattern=None):
+        return names(kind, pattern)
+
+    def getter(identifier, **overrides):
+        return get(kind, identifier, **overrides)
+
+    listing.__name__ = listing.__qualname__ = f"list_{kind}s"
+    listing.__doc__ = f"""Sorted `zoo_*` names of the registered {kind}s.
+
+    Args:
+        pattern: Optional shell-style wildcard, e.g. `"zoo_*"`.
+    """
+    getter.__name__ = getter.__qualname__ = "get"
+    getter.__doc__ = f"""An instance from a `zoo_*` {kind} name or a config.
+
+    Args:
+        identifier: A registered name (`"{example}"`), a config dict (as
+            written by `keras.saving.serialize_keras_object`, or
+            `{{"class_name": "{example}", "config": {{...}}}}`), or an
+            instance (returned as is).
+        **overrides: Constructor arguments that replace the config's.
+
+    Raises:
+        KeyError: For an unknown name; the message lists the closest
+            registered names.
+        ValueError: For an invalid argument value.
+    """
+    return listing, getter

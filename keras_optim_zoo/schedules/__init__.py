@@ -22,13 +22,7 @@ for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 
-def list_schedules(pattern=None):
-    """Sorted `zoo_*` names of the registered schedules.
-
-    Args:
-        pattern: Optional shell-style wildcard, e.g. `"zoo_*cos*"`.
-    """
-    return _registry.names("schedule", pattern)
+list_schedules, _get = _registry.accessors("schedule", "zoo_cosine")
 
 
 def get(identifier, **overrides):
@@ -49,7 +43,7 @@ def get(identifier, **overrides):
         identifier, bool
     ):
         return Constant(identifier, **overrides)
-    return _registry.get("schedule", identifier, **overrides)
+    return _get(identifier, **overrides)
 
 
 def _classes():
