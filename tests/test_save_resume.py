@@ -60,7 +60,13 @@ def resumed(tmp_path_factory):
     np.savez(root / "data.npz", x=x, y=y)
     expected, models = {}, {}
     for name in keras_optim_zoo.list_optimizers():
-        lr = keras.optimizers.schedules.ExponentialDecay(0.05, 6, 0.7)
+        # A zoo schedule: the new process must resolve it by name too.
+        lr = keras_optim_zoo.schedules.get(
+            "zoo_warmup_cosine",
+            peak_learning_rate=0.05,
+            warmup_steps=4,
+            decay_steps=30,
+        )
         model = _model()
         model.compile(
             optimizer=keras_optim_zoo.get(name, learning_rate=lr), loss="mse"

@@ -546,6 +546,43 @@ def test_drives_an_optimizer(example):
     )
 
 
+def test_survives_save_and_load_inside_an_optimizer(example, tmp_path):
+    # fit -> model.save -> load_model -> fit continues the schedule at the
+    # right step, with the same weights as training without the break.
+    name, case, schedule = example
+    x = np.linspace(-1, 1, 24, dtype="float32").reshape(8, 3)
+    y = np.ones((8, 1), "float32")
+
+    def model():
+        keras.utils.set_random_seed(0)
+        net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        net.compile(
+            optimizer=registry.get(
+                "optimizer",
+                "zoo_sgd",
+                learning_rate=schedules.get(name, **case.args),
+            ),
+            loss="mse",
+        )
+        return net
+
+    straight = model()
+    straight.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    first = model()
+    first.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+    path = str(tmp_path / "m.keras")
+    first.save(path)
+    loaded = keras.models.load_model(path)
+    assert (
+        loaded.optimizer.get_config()["learning_rate"]
+        == first.optimizer.get_config()["learning_rate"]
+    )
+    loaded.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+    assert int(loaded.optimizer.iterations) == 8
+    for a, b in zip(loaded.get_weights(), straight.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_trains_a_model_with_a_zoo_optimizer():
     schedule = schedules.get(
         "zoo_warmup_cosine",
