@@ -149,6 +149,12 @@ def serialize(value):
     return value
 
 
+def set_validated(callback, specs, **values):
+    """Validates each value against `specs[name]` and sets it on `callback`."""
+    for key, value in values.items():
+        setattr(callback, key, specs[key].validate(key, value))
+
+
 def check_choice(name, value, options):
     if value not in options:
         raise invalid(

@@ -188,15 +188,15 @@ class LearningRateFinder(_common.ConfigMixin, keras.callbacks.Callback):
         divergence=4.0,
     ):
         super().__init__()
-        given = dict(
+        _common.set_validated(
+            self,
+            _ARGS,
             min_lr=min_lr,
             max_lr=max_lr,
             steps=steps,
             smoothing=smoothing,
             divergence=divergence,
         )
-        for key, value in given.items():
-            setattr(self, key, _ARGS[key].validate(key, value))
         if self.max_lr <= self.min_lr:
             raise invalid(
                 "max_lr", max_lr, f"a float > min_lr (here {self.min_lr})"

@@ -129,7 +129,9 @@ class ReduceLROnPlateau(_common.ConfigMixin, keras.callbacks.Callback):
         self.min_delta_mode = _common.check_choice(
             "min_delta_mode", min_delta_mode, ("abs", "rel")
         )
-        given = dict(
+        _common.set_validated(
+            self,
+            _ARGS,
             factor=factor,
             patience=patience,
             min_delta=min_delta,
@@ -137,8 +139,6 @@ class ReduceLROnPlateau(_common.ConfigMixin, keras.callbacks.Callback):
             min_lr=min_lr,
             verbose=verbose,
         )
-        for key, value in given.items():
-            setattr(self, key, _ARGS[key].validate(key, value))
         self.best = None
         self.wait = 0
         self.cooldown_counter = 0
