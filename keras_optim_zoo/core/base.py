@@ -7,21 +7,41 @@ argument validation, creating and reading variables, assigning results,
 serialization, the signature shown by `help()`, and XLA compilation (via
 `core.compile`, the only backend-specific module).
 
+One step, for every optimizer, is this pipeline (each stage optional):
+
+1. Keras's base: gradient accumulation, loss-scale unscaling, clipping.
+2. `reduce`: per-variable partial sums, added over all variables (Prodigy's
+   and D-Adaptation's estimates, global norms), visible to the next stages.
+3. `global_update`: scalar state shared by all variables (Nadam's product).
+4. `update_rule` per variable, compiled once per (shape, dtype, group):
+   decoupled weight decay, then the algorithm. `variable_group` routes a
+   variable to a static group (Muon's matrices and fallback), which picks
+   its slots and is seen by the rule. An `IndexedSlices` gradient is
+   densified, or, for `sparse_updates = "lazy"`, the rule runs on the
+   touched rows only.
+5. Keras's base: the EMA of the weights, the iteration counter.
+
+`evaluation_rule` gives an evaluation point different from the training
+point (schedule-free's average); `swap_evaluation_weights` puts it into the
+model and `restore_training_weights` takes it out again.
+
 This is also the only module of the package that touches private Keras
 optimizer API (`_backend_update_step`, `_apply_weight_decay`,
 `_use_weight_decay`, `_get_current_learning_rate`, `_get_variable_index`,
-`_learning_rate`),
-so a Keras release that changes it breaks one file.
+`_overwrite_variable_with_gradient`, `_learning_rate`,
+`_model_variables_moving_average`), so a Keras release that changes it
+breaks one file.
 """
 
 import inspect
 import types
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_optim_zoo.core import compile as xla
-from keras_optim_zoo.core.hyper import Hyper, Slot, invalid
+from keras_optim_zoo.core.hyper import PARAM, Hyper, Slot, invalid
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
 
@@ -73,6 +93,10 @@ class StepContext(types.SimpleNamespace):
             with parameter-dtype tensors); fixed ones are Python values.
         <global state>: Each declared global state value, after this
             step's `global_update`, in the parameter's dtype.
+        <reduction>: Each sum returned by `reduce`, over all variables,
+            in the parameter's dtype.
+        group: The variable's group (`ZooOptimizer.variable_group`), a
+            static Python value.
     """
 
     def cast(self, x):
@@ -80,12 +104,34 @@ class StepContext(types.SimpleNamespace):
         return ops.cast(x, self.dtype)
 
 
+class _HyperAttribute:
+    """The attribute of one declared hyper-parameter (a data descriptor).
+
+    Reading gives the optimizer variable of a changeable value, or the
+    fixed Python value; assigning validates against the declaration and
+    then assigns the variable, or raises for a fixed value. This is the one
+    path for every assignment, Keras's own in its `__init__` included.
+    """
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return owner._all_hyperparameters[self.name]
+        return obj._hyper(self.name)
+
+    def __set__(self, obj, value):
+        obj._set_hyper(self.name, value)
+
+
 class ZooOptimizer(keras.optimizers.Optimizer):
     """Base class of the zoo optimizers.
 
-    A subclass sets `hyperparameters`, `slots` and `update_rule` (and, if it
-    needs state shared by all variables, `global_state` and
-    `global_update`), and is registered with `@register("zoo_name")`.
+    A subclass sets `hyperparameters`, `slots` and `update_rule` (and, where
+    it needs them, `variable_group`, `reduce`, `global_state` with
+    `global_update`, and `evaluation_rule`), and is registered with
+    `@register("zoo_name")`.
 
     Common args (for every zoo optimizer, with Keras's meaning):
         learning_rate: Float >= 0, a
@@ -114,7 +160,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             Defaults to `True`.
         name: String or `None`. Name of the optimizer's variables.
 
-    Class attributes read by the test suite and tools:
+    Class attributes (the capabilities, read by the test suite and tools):
         default_learning_rate: Learning rate used when none is given.
         hyperparameters: `{name: Hyper}` of the algorithm's own arguments.
         slots: Tuple of `Slot` (or slot names): per-variable state.
@@ -122,6 +168,17 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             variables, updated once per step by `global_update`.
         keras_equivalent: `(keras class name, fixed kwargs)` when a Keras
             built-in computes the same numbers, else `None`.
+        reference: What the numbers are checked against when there is no
+            Keras twin (e.g. `"torch.optim.RAdam"`); the stored trajectories
+            are in `tests/reference/trajectories/<registered name>.json`.
+        sparse_updates: `"dense"` (an `IndexedSlices` gradient is summed
+            per row and densified) or `"lazy"` (only the touched rows of
+            the variable and of its slots change).
+        has_evaluation_point: Whether `evaluation_rule` gives a point to
+            evaluate at that differs from the training point.
+        state_bytes_per_parameter: Bytes of optimizer state per float32
+            parameter with the default arguments, or `None` where it depends
+            on the variables' shapes (then the docstring gives the formula).
         registered_name: The `zoo_*` name (set by `register`).
     """
 
@@ -130,6 +187,9 @@ class ZooOptimizer(keras.optimizers.Optimizer):
     slots = ()
     global_state = {}
     keras_equivalent = None
+    reference = None
+    sparse_updates = "dense"
+    evaluation_rule = None
     registered_name = None
 
     def __init_subclass__(cls, **kwargs):
@@ -141,9 +201,16 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         cls.slots = tuple(
             s if isinstance(s, Slot) else Slot(s) for s in cls.slots
         )
+        if cls.sparse_updates not in ("dense", "lazy"):
+            raise ValueError(
+                f"{cls.__name__}.sparse_updates must be 'dense' or 'lazy'; "
+                f"received {cls.sparse_updates!r}."
+            )
         for name in declared:
-            if name == "weight_decay" or name not in _KERAS_BASE_ARGS:
-                setattr(cls, name, _hyper_property(name))
+            setattr(cls, name, _HyperAttribute(name))
+        cls.has_evaluation_point = cls.evaluation_rule is not None
+        if "state_bytes_per_parameter" not in cls.__dict__:
+            cls.state_bytes_per_parameter = _declared_state_bytes(cls)
         cls.__signature__ = _signature(cls)
 
     # ------------------------------------------------------------------
@@ -171,11 +238,11 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         jit_compile = Hyper(True).validate("jit_compile", jit_compile)
         if name is not None and not isinstance(name, str):
             raise invalid("name", name, "a string or None")
-        # Set before Keras's __init__, which assigns `weight_decay`; plain
-        # object attributes, so that Keras's tracker does not wrap them.
-        object.__setattr__(self, "_zoo_ready", False)
-        object.__setattr__(self, "_hyper_values", values)
-        object.__setattr__(self, "_hyper_vars", {})
+        # Keras's __init__ assigns its own arguments (`weight_decay`, ...)
+        # through the descriptors, which read these two tables; Keras
+        # forbids ordinary attributes before its __init__ has run.
+        vars(self)["_hyper_values"] = values
+        vars(self)["_hyper_vars"] = {}
         super().__init__(
             learning_rate=learning_rate,
             name=name,
@@ -183,71 +250,54 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             **kwargs,  # only a deprecated `decay`: Keras warns and ignores
         )
         self.jit_compile = jit_compile
-        # Changeable in general, but fixed in this instance: off (None) at
-        # construction, or zero where that means the slot was not created.
-        self._frozen = {
-            key
-            for key, spec in specs.items()
-            if spec.changeable and values[key] is None
-        } | {
-            s.when
-            for s in cls.slots
-            if s.when is not None and not values[s.when]
-        }
-        with keras.name_scope(self.name, caller=self):
-            for key, spec in specs.items():
-                if (
-                    spec.changeable
-                    and key not in self._frozen
-                    and values[key] is not None
-                ):
-                    var = keras.Variable(
-                        values[key],
-                        name=key,
-                        dtype=HYPER_DTYPE,
-                        trainable=False,
-                        aggregation="only_first_replica",
-                    )
-                    self._track_variable(var)
-                    self._hyper_vars[key] = var
+        gates = {s.when for s in cls.slots if s.when is not None}
+        for key, spec in specs.items():
+            value = values[key]
+            if not spec.changeable or value is None:
+                continue
+            if key in gates and not value:
+                continue  # its slot is not created: fixed at zero
+            self._hyper_vars[key] = self.add_variable(
+                (),
+                initializer=keras.initializers.Constant(value),
+                dtype=HYPER_DTYPE,
+                aggregation="only_first_replica",
+                name=key,
+            )
         self._lr_override = None
-        object.__setattr__(self, "_eager_steps", {})
-        object.__setattr__(self, "_kernels", {})
-        self._zoo_ready = True
+        vars(self)["_step_sums"] = None
+        vars(self)["_globals"] = {}
+        vars(self)["_eager_steps"] = {}
+        vars(self)["_kernels"] = {}
+        vars(self)["_training_backup"] = None
 
-    def __setattr__(self, name, value):
-        if getattr(self, "_zoo_ready", False):
-            specs = type(self)._all_hyperparameters
-            if name in self._hyper_vars:
-                self._hyper_vars[name].assign(specs[name].validate(name, value))
-                return
-            if name in specs:
-                self._set_fixed(name, specs[name].validate(name, value))
-                return
-        super().__setattr__(name, value)
-
-    def _set_fixed(self, name, value):
+    def _set_hyper(self, name, value):
         spec = type(self)._all_hyperparameters[name]
+        value = spec.validate(name, value)
+        var = self._hyper_vars.get(name)
+        if var is not None:
+            var.assign(value)
+            return
+        current = self._hyper_values[name]
+        if value == current:
+            return
         if name in _KERAS_BASE_ARGS and not spec.changeable and not self.built:
             # Keras's own wrappers (LossScaleOptimizer) adjust these before
             # the first step; nothing has been compiled yet.
             self._hyper_values[name] = value
-            super().__setattr__(name, value)
             return
-        if value == self._hyper_values[name]:
-            return
-        if name in self._frozen:
+        if spec.changeable:
             why = (
-                f"it was {self._hyper_values[name]!r} at construction, so "
-                f"this {type(self).__name__} holds no variable or state for it"
+                f"it was {current!r} at construction, so this "
+                f"{type(self).__name__} holds no variable or state for it"
             )
         elif name in _KERAS_BASE_ARGS:
             why = "it is compiled into the update once the optimizer is built"
         else:
             why = "it is fixed at construction and compiled into the update"
         raise ValueError(
-            f"Cannot change `{name}` from {self._hyper_values[name]!r} to "
-            f"{value!r}: {why}. Create a new optimizer with {name}={value!r}."
+            f"Cannot change `{name}` from {current!r} to {value!r}: {why}. "
+            f"Create a new optimizer with {name}={value!r}."
         )
 
     @property
@@ -267,30 +317,72 @@ class ZooOptimizer(keras.optimizers.Optimizer):
     # ------------------------------------------------------------------
     # State.
 
+    def variable_group(self, variable):
+        """The static group of a model variable (default: `None`, one group).
+
+        Override to route variables: the group selects which slots the
+        variable has (`Slot.groups`), is passed to the rule as `hp.group`,
+        and keys the compiled kernel. It must depend only on static facts
+        (shape, dtype, path) and the optimizer's fixed hyper-parameters.
+        """
+        return None
+
     def build(self, variables):
         if self.built:
             return
         super().build(variables)
-        table = {}
+        # Plain attributes (not tracked by Keras: the variables are already).
+        vars(self)["_groups"] = [self.variable_group(v) for v in variables]
+        vars(self)["_slot_vars"] = [{} for _ in variables]
         for slot in self._active_slots():
-            init = slot.init
-            if isinstance(init, str):
-                init = self._hyper_values[init]
-            table[slot.name] = self.add_optimizer_variables(
-                variables,
-                slot.name,
-                initializer=keras.initializers.Constant(float(init)),
-            )
+            for i, var in enumerate(variables):
+                if self._overwrite_variable_with_gradient(var):
+                    continue
+                if not slot.applies_to(self._groups[i]):
+                    continue
+                self._slot_vars[i][slot.name] = self._add_slot(var, slot)
+        if type(self).sparse_updates == "lazy":
+            for var, table in zip(variables, self._slot_vars):
+                for key, slot_var in table.items():
+                    if tuple(slot_var.shape) != tuple(var.shape):
+                        raise ValueError(
+                            f"{type(self).__name__} declares lazy sparse "
+                            f"updates, so its slot {key!r} must have its "
+                            f"variable's shape {tuple(var.shape)}; it has "
+                            f"{tuple(slot_var.shape)}."
+                        )
         dtype = variables[0].dtype if variables else keras.config.floatx()
-        glob = {}
-        for key, init in type(self).global_state.items():
-            glob[key] = self.add_variable(
+        vars(self)["_globals"] = {
+            key: self.add_variable(
                 (),
                 initializer=keras.initializers.Constant(init),
                 dtype=dtype,
                 name=key,
             )
-        self._state = types.SimpleNamespace(slots=table, globals=glob)
+            for key, init in type(self).global_state.items()
+        }
+
+    def _add_slot(self, variable, slot):
+        shape = slot.shape_for(variable.shape)
+        dtype = slot.dtype or variable.dtype
+        init = slot.init
+        if init is PARAM:
+            initializer = "zeros"
+        else:
+            if isinstance(init, str):
+                init = self._hyper_values[init]
+            initializer = keras.initializers.Constant(float(init))
+        same = shape == tuple(variable.shape)
+        created = self.add_variable(
+            shape,
+            initializer=initializer,
+            dtype=dtype,
+            name=f"{variable.path.replace('/', '_')}_{slot.name}",
+            layout=getattr(variable, "_layout", None) if same else None,
+        )
+        if init is PARAM:
+            created.assign(ops.cast(variable, dtype))
+        return created
 
     def _active_slots(self):
         return tuple(
@@ -301,11 +393,24 @@ class ZooOptimizer(keras.optimizers.Optimizer):
 
     def slot_variables(self, variable):
         """`{slot name: optimizer variable}` for one model variable."""
-        index = self._get_variable_index(variable)
-        return {k: v[index] for k, v in self._state.slots.items()}
+        return self._slot_vars[self._get_variable_index(variable)]
+
+    def state_bytes(self):
+        """Bytes of per-variable optimizer state per parameter, as built.
+
+        Counts the slots (not the hyper-parameters, the step counter, the
+        EMA or the gradient accumulators, which Keras's base owns).
+        """
+        params = sum(int(np.prod(v.shape)) for v in self._trainable_variables)
+        state = sum(
+            int(np.prod(s.shape)) * np.dtype(s.dtype).itemsize
+            for table in self._slot_vars
+            for s in table.values()
+        )
+        return state / max(params, 1)
 
     # ------------------------------------------------------------------
-    # The update.
+    # The algorithm, as a subclass writes it.
 
     @staticmethod
     def update_rule(grad, param, slots, hp):
@@ -313,9 +418,11 @@ class ZooOptimizer(keras.optimizers.Optimizer):
 
         A static, pure function written with `keras.ops` only: `grad` and
         `param` are tensors in the parameter's dtype, `slots` a
-        `{name: tensor}` dict, `hp` a `StepContext`. It is traced once per
-        (shape, dtype) and reused for every variable of that shape, so it
-        must not depend on which variable it updates.
+        `{name: tensor}` dict (each in its slot's dtype), `hp` a
+        `StepContext`. Slots left out of the returned dict keep their
+        value. It is traced once per (shape, dtype, group) and reused for
+        every variable of that kind, so it must not depend on which
+        variable it updates beyond those static facts.
         """
         raise NotImplementedError
 
@@ -324,48 +431,68 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         """New `{name: value}` of the global state, once per step."""
         return {}
 
-    def _context(self, learning_rate, globals):
+    reduce = None
+    """Optional `reduce(grad, param, slots, hp) -> {name: scalar}`.
+
+    Evaluated for every variable before any update; the base adds the
+    results over all variables and passes each sum to `global_update` and
+    to `update_rule` as `hp.<name>`.
+    """
+
+    # ------------------------------------------------------------------
+    # The pipeline.
+
+    def _context(self, learning_rate):
         """The per-step scalars, before casting to a parameter's dtype."""
         scalars = {"lr": learning_rate, "step": self.iterations + 1}
         scalars.update(self._hyper_vars)
-        scalars.update(globals)
+        scalars.update(self._globals)
         return {k: xla.read(v) for k, v in scalars.items()}
 
-    def _body(self, decay):
+    def _step_context(self, scalars, dtype, group):
+        names = set(self._globals) | set(self._step_sums or ())
+        hp = StepContext(
+            dtype=dtype,
+            lr=ops.cast(scalars["lr"], dtype),
+            step=ops.cast(scalars["step"], dtype),
+            group=group,
+            **{
+                k: v
+                for k, v in self._hyper_values.items()
+                if k not in self._hyper_vars
+            },
+        )
+        for key, value in scalars.items():
+            if key not in ("lr", "step"):
+                setattr(
+                    hp, key, ops.cast(value, dtype) if key in names else value
+                )
+        return hp
+
+    def _body(self, decay, group, names, fn=None):
         """`body(param, slots, grad, scalars)` as used by the kernels."""
-        cls = type(self)
-        rule = cls.update_rule
-        names = tuple(s.name for s in self._active_slots())
-        fixed = {
-            k: v
-            for k, v in self._hyper_values.items()
-            if k not in self._hyper_vars
-        }
-        global_names = tuple(cls.global_state)
+        rule = fn or type(self).update_rule
+        slot_dtypes = {}
 
         def body(param, slots, grad, scalars):
             dtype = param.dtype
-            lr = ops.cast(scalars["lr"], dtype)
+            hp = self._step_context(scalars, dtype, group)
             grad = ops.cast(grad, dtype)
             if decay:
                 wd = ops.cast(scalars["weight_decay"], dtype)
-                param = param - param * wd * lr
-            hp = StepContext(
-                dtype=dtype,
-                lr=lr,
-                step=ops.cast(scalars["step"], dtype),
-                **fixed,
+                param = param - param * wd * hp.lr
+            slots = dict(zip(names, slots))
+            if fn is not None:
+                return fn(grad, param, slots, hp)
+            for key, value in slots.items():
+                slot_dtypes[key] = value.dtype
+            new_param, new_slots = rule(grad, param, slots, hp)
+            return ops.cast(new_param, dtype), tuple(
+                None
+                if new_slots.get(n) is None
+                else ops.cast(new_slots[n], slot_dtypes[n])
+                for n in names
             )
-            for key, value in scalars.items():
-                if key in ("lr", "step"):
-                    continue
-                if key in global_names:
-                    value = ops.cast(value, dtype)
-                setattr(hp, key, value)
-            new_param, new_slots = rule(
-                grad, param, dict(zip(names, slots)), hp
-            )
-            return new_param, tuple(new_slots[n] for n in names)
 
         return body
 
@@ -379,66 +506,225 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         # extra pass over memory; the arithmetic is Keras's.
         return
 
-    def _update_globals(self, learning_rate):
-        state = self._state.globals
-        if not state:
+    def _kernel(self, kind, variable, grad):
+        """The compiled function for one variable (made once per kind)."""
+        index = self._get_variable_index(variable)
+        group = self._groups[index]
+        names = tuple(self._slot_vars[index])
+        decay = self._decays(variable) and kind != "reduce"
+        sparse = kind == "update" and self._lazy(grad)
+        key = (kind, decay, group, names, sparse)
+        run = self._kernels.get(key)
+        if run is None:
+            if kind == "reduce":
+                body = self._body(False, group, names, type(self).reduce)
+                run = xla.reduction(body)
+            elif sparse:
+                run = xla.sparse_kernel(self._body(decay, group, names))
+            else:
+                run = xla.kernel(self._body(decay, group, names))
+            self._kernels[key] = run
+        return run
+
+    def _lazy(self, grad):
+        return type(self).sparse_updates == "lazy" and xla.is_sparse(grad)
+
+    def _reduce(self, grads, variables, scalars):
+        """The sums of `reduce` over all variables (a dict, maybe empty)."""
+        if type(self).reduce is None:
             return {}
-        dtype = next(iter(state.values())).dtype
-        hp = StepContext(
-            dtype=dtype,
-            lr=ops.cast(learning_rate, dtype),
-            step=ops.cast(self.iterations + 1, dtype),
-            **{k: self._hyper(k) for k in self._hyper_values},
-        )
+        partials = []
+        for grad, var in zip(grads, variables):
+            slots = self.slot_variables(var)
+            grad = xla.dense(grad)
+            if self._compiled():
+                part = self._kernel("reduce", var, grad)(
+                    xla.native(var),
+                    tuple(xla.native(s) for s in slots.values()),
+                    grad,
+                    scalars,
+                )
+            else:
+                index = self._get_variable_index(var)
+                part = self._body(
+                    False, self._groups[index], tuple(slots), type(self).reduce
+                )(
+                    xla.read(var),
+                    tuple(xla.read(s) for s in slots.values()),
+                    grad,
+                    scalars,
+                )
+            partials.append(part)
+        return {
+            key: ops.sum(
+                ops.stack([ops.cast(p[key], "float32") for p in partials])
+            )
+            for key in partials[0]
+        }
+
+    def _update_globals(self, scalars):
+        if not self._globals:
+            return {}
+        dtype = next(iter(self._globals.values())).dtype
+        hp = self._step_context(scalars, dtype, None)
         new = type(self).global_update(
-            {k: v.value for k, v in state.items()}, hp
+            {k: v.value for k, v in self._globals.items()}, hp
         )
         for key, value in new.items():
-            state[key].assign(value)
-        return {k: v.value for k, v in state.items()}
+            self._globals[key].assign(value)
+        return {k: xla.read(v) for k, v in self._globals.items()}
+
+    def _begin_step(self, grads, variables, learning_rate):
+        """Stages 2 and 3: the reductions and the global state."""
+        scalars = self._context(learning_rate)
+        vars(self)["_step_sums"] = self._reduce(grads, variables, scalars)
+        scalars.update(self._step_sums)
+        scalars.update(self._update_globals(scalars))
+        return scalars
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        globals = self._update_globals(learning_rate)
+        scalars = self._begin_step(grads, trainable_variables, learning_rate)
         if not self._compiled():
             # Keras's per-variable path (tf.distribute, other backends, or
             # jit_compile=False); ends in `update_step` below.
             return super()._backend_update_step(
                 grads, trainable_variables, learning_rate
             )
-        scalars = self._context(learning_rate, globals)
         for grad, var in zip(grads, trainable_variables):
-            slots = self.slot_variables(var)
-            decay = self._decays(var)
-            run = self._kernels.get(decay)
-            if run is None:
-                run = self._kernels[decay] = xla.kernel(self._body(decay))
-            run(
-                xla.native(var),
-                tuple(xla.native(s) for s in slots.values()),
-                xla.dense(grad),
-                scalars,
+            slots = tuple(
+                xla.native(s) for s in self.slot_variables(var).values()
             )
+            run = self._kernel("update", var, grad)
+            if self._lazy(grad):
+                run(xla.native(var), slots, grad.values, grad.indices, scalars)
+            else:
+                run(xla.native(var), slots, xla.dense(grad), scalars)
 
     def update_step(self, gradient, variable, learning_rate):
-        globals = {k: v.value for k, v in self._state.globals.items()}
-        scalars = self._context(learning_rate, globals)
-        slots = self.slot_variables(variable)
+        # Read here, not passed on: under a strategy this runs in another
+        # (cross-replica) context than `_begin_step`.
+        scalars = self._context(learning_rate)
+        scalars.update(self._step_sums or {})
+        index = self._get_variable_index(variable)
+        table = self.slot_variables(variable)
+        names = tuple(table)
+        body = self._body(self._decays(variable), self._groups[index], names)
+        if self._lazy(gradient):
+            xla.sparse_apply(
+                body, variable, tuple(table.values()), gradient, scalars
+            )
+            return
         if xla.available():
             gradient = xla.dense(gradient)
-        new_param, new_slots = self._body(self._decays(variable))(
-            variable, tuple(slots.values()), gradient, scalars
+        new_param, new_slots = body(
+            xla.read(variable),
+            tuple(xla.read(s) for s in table.values()),
+            gradient,
+            scalars,
         )
-        for var, value in zip(slots.values(), new_slots):
-            self.assign(var, value)
+        for var, value in zip(table.values(), new_slots):
+            if value is not None:
+                self.assign(var, value)
         self.assign(variable, new_param)
 
     def _compiled(self):
         return self.jit_compile and xla.available() and xla.default_strategy()
 
     # ------------------------------------------------------------------
+    # The evaluation point.
+
+    def evaluation_values(self, variables=None):
+        """The weights to evaluate at, one tensor per trainable variable.
+
+        `evaluation_rule(param, slots, hp)` where the optimizer defines one
+        (schedule-free's average), else the EMA of the weights where
+        `use_ema` is on.
+
+        Args:
+            variables: The model's trainable variables, in the order the
+                optimizer was built with. Defaults to those.
+        """
+        if not self.built:
+            raise ValueError(
+                "The optimizer has no state yet: evaluation weights exist "
+                "once it has been built (after the first training step)."
+            )
+        variables = list(
+            self._trainable_variables if variables is None else variables
+        )
+        rule = type(self).evaluation_rule
+        if rule is None:
+            if not self.use_ema:
+                raise ValueError(
+                    f"{type(self).__name__} has no evaluation point: it "
+                    "defines no `evaluation_rule` and `use_ema` is False."
+                )
+            return [
+                avg.value if avg is not None else var.value
+                for var, avg in zip(
+                    variables, self._model_variables_moving_average
+                )
+            ]
+        scalars = self._context(self._get_current_learning_rate())
+        values = []
+        for var in variables:
+            index = self._get_variable_index(var)
+            table = self._slot_vars[index]
+            hp = self._step_context(scalars, var.dtype, self._groups[index])
+            hp.step = hp.step - 1  # the steps taken so far
+            values.append(
+                ops.cast(
+                    rule(var.value, {k: s.value for k, s in table.items()}, hp),
+                    var.dtype,
+                )
+            )
+        return values
+
+    @property
+    def evaluating(self):
+        """Whether the evaluation weights are swapped into the model."""
+        return self._training_backup is not None
+
+    def swap_evaluation_weights(self, variables=None):
+        """Writes the evaluation point into the model's variables.
+
+        The training values are kept (exactly) until
+        `restore_training_weights`. Raises if they are already swapped.
+        """
+        if self.evaluating:
+            raise ValueError(
+                "The evaluation weights are already swapped in; call "
+                "restore_training_weights() first."
+            )
+        variables = list(
+            self._trainable_variables if variables is None else variables
+        )
+        values = self.evaluation_values(variables)
+        backup = [ops.copy(v.value) for v in variables]
+        for var, value in zip(variables, values):
+            var.assign(value)
+        vars(self)["_training_backup"] = (variables, backup)
+
+    def restore_training_weights(self):
+        """Puts back the training values saved by `swap_evaluation_weights`."""
+        if not self.evaluating:
+            raise ValueError(
+                "The evaluation weights are not swapped in: nothing to restore."
+            )
+        variables, backup = self._training_backup
+        for var, value in zip(variables, backup):
+            var.assign(value)
+        vars(self)["_training_backup"] = None
+
+    # ------------------------------------------------------------------
     # Eager calls: one traced graph per step instead of op-by-op dispatch.
 
     def apply(self, grads, trainable_variables=None):
+        if self.evaluating:
+            raise ValueError(
+                "The evaluation weights are swapped into the model; call "
+                "restore_training_weights() before training again."
+            )
         if not (self._compiled() and xla.executing_eagerly()):
             return super().apply(grads, trainable_variables)
         grads = list(grads)
@@ -490,6 +776,21 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         return config
 
 
+def _declared_state_bytes(cls):
+    """Bytes per float32 parameter of the always-present, full-size slots."""
+    total = 0
+    for slot in cls.slots:
+        if slot.shape is not None or slot.groups is not None:
+            return None
+        if (
+            slot.when is not None
+            and not cls._all_hyperparameters[slot.when].default
+        ):
+            continue
+        total += np.dtype(slot.dtype or "float32").itemsize
+    return total
+
+
 def learning_rate_object(optimizer):
     """The learning rate as given to `optimizer` (any Keras optimizer).
 
@@ -497,19 +798,6 @@ def learning_rate_object(optimizer):
     callable itself; Keras has no public accessor for the latter.
     """
     return optimizer._learning_rate
-
-
-def _hyper_property(name):
-    def getter(self):
-        return self._hyper(name)
-
-    def setter(self, value):
-        if getattr(self, "_zoo_ready", False):
-            self.__setattr__(name, value)
-        else:  # Keras's base __init__ assigning `weight_decay`
-            self._hyper_values[name] = value
-
-    return property(getter, setter, doc=f"The `{name}` hyper-parameter.")
 
 
 def _validate_learning_rate(value):

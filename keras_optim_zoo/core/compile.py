@@ -64,6 +64,11 @@ def dense(gradient):
     return gradient
 
 
+def is_sparse(gradient):
+    """Whether a gradient is an `IndexedSlices` (an Embedding's, say)."""
+    return tf is not None and isinstance(gradient, tf.IndexedSlices)
+
+
 def kernel(body):
     """`body` as an XLA-compiled in-place update of variables.
 
@@ -90,8 +95,83 @@ def kernel(body):
             scalars,
         )
         for var, value in zip(slots, new_slots):
-            var.assign(value)
+            if value is not None:  # None: the rule left the slot as it was
+                var.assign(value)
         param.assign(new_param)
+
+    return tf.function(run, jit_compile=True, autograph=False)
+
+
+def reduction(body):
+    """`body` (returning a dict of scalars) as an XLA-compiled read."""
+
+    def run(param, slots, grad, scalars):
+        return body(
+            param.read_value(),
+            tuple(s.read_value() for s in slots),
+            grad,
+            scalars,
+        )
+
+    return tf.function(run, jit_compile=True, autograph=False)
+
+
+def _touched_rows(values, indices):
+    """Each position's row gradient, duplicates of an index summed.
+
+    Returns `(row_grads, indices)` with one entry per position of `indices`
+    (a row that appears twice appears twice, with the same summed value),
+    using only static-shape operations so that XLA can compile it: sort,
+    number the runs of equal indices, sum per run, and gather back.
+    """
+    indices = tf.cast(indices, "int32")
+    count = tf.shape(indices)[0]
+    order = tf.argsort(indices)
+    ordered = tf.gather(indices, order)
+    starts = tf.cast(
+        tf.concat(
+            [
+                tf.ones_like(ordered[:1]),
+                tf.cast(ordered[1:] != ordered[:-1], "int32"),
+            ],
+            axis=0,
+        ),
+        "int32",
+    )
+    run_of_sorted = tf.cumsum(starts) - 1
+    run_of_position = tf.scatter_nd(order[:, None], run_of_sorted, [count])
+    sums = tf.math.unsorted_segment_sum(values, run_of_position, count)
+    return tf.gather(sums, run_of_position), indices
+
+
+def sparse_apply(body, param, slots, gradient, scalars):
+    """Runs `body` on the rows an `IndexedSlices` gradient touches.
+
+    The rows of the variable and of each slot are gathered, updated by the
+    rule and scattered back; rows no gradient touched keep their values
+    (the "lazy" update of LazyAdam). Repeated indices are summed first.
+    """
+    param, slots = native(param), tuple(native(s) for s in slots)
+    grad, indices = _touched_rows(gradient.values, gradient.indices)
+    new_param, new_slots = body(
+        tf.gather(param, indices),
+        tuple(tf.gather(s, indices) for s in slots),
+        grad,
+        scalars,
+    )
+    for var, value in zip(slots, new_slots):
+        if value is not None:
+            var.scatter_update(tf.IndexedSlices(value, indices))
+    param.scatter_update(tf.IndexedSlices(new_param, indices))
+
+
+def sparse_kernel(body):
+    """`sparse_apply` for `body`, XLA-compiled once per shape."""
+
+    def run(param, slots, values, indices, scalars):
+        sparse_apply(
+            body, param, slots, tf.IndexedSlices(values, indices), scalars
+        )
 
     return tf.function(run, jit_compile=True, autograph=False)
 

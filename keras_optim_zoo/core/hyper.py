@@ -25,8 +25,9 @@ class Hyper:
         high: Largest allowed value, or `None` for no bound.
         low_open: Whether `low` itself is excluded.
         high_open: Whether `high` itself is excluded.
-        kind: `"float"`, `"int"` or `"bool"`. Defaults to the kind of
-            `default`.
+        kind: `"float"`, `"int"`, `"bool"`, `"choice"` (one of `choices`)
+            or `"strings"` (a list of strings, stored as a list). Defaults
+            to the kind of `default`.
         changeable: Whether the value may change during training. A
             changeable float is kept in a non-trainable optimizer variable
             that the compiled update reads at every step (and that is saved
@@ -34,6 +35,7 @@ class Hyper:
             compiled into the update; assigning it later raises.
         optional: Whether `None` is allowed (it then means "off", and the
             hyper-parameter is fixed at `None`).
+        choices: For `kind="choice"`: the allowed strings.
     """
 
     default: Any
@@ -44,10 +46,15 @@ class Hyper:
     kind: str | None = None
     changeable: bool = True
     optional: bool = False
+    choices: tuple = ()
 
     def __post_init__(self):
         if self.kind is None:
-            if isinstance(self.default, bool):
+            if self.choices:
+                kind = "choice"
+            elif isinstance(self.default, (list, tuple)):
+                kind = "strings"
+            elif isinstance(self.default, bool):
                 kind = "bool"
             elif isinstance(self.default, int):
                 kind = "int"
@@ -61,6 +68,10 @@ class Hyper:
         """A human-readable description of the allowed values."""
         if self.kind == "bool":
             text = "a bool (True or False)"
+        elif self.kind == "choice":
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+        elif self.kind == "strings":
+            text = "a list of strings"
         else:
             noun = "an int" if self.kind == "int" else "a finite number"
             lo = "-inf" if self.low is None else repr(self.low)
@@ -82,6 +93,16 @@ class Hyper:
             if isinstance(value, bool) or _is_numpy_bool(value):
                 return bool(value)
             raise _error(name, value, self.allowed())
+        if self.kind == "choice":
+            if isinstance(value, str) and value in self.choices:
+                return value
+            raise _error(name, value, self.allowed())
+        if self.kind == "strings":
+            if isinstance(value, str) or not isinstance(value, (list, tuple)):
+                raise _error(name, value, self.allowed())
+            if not all(isinstance(v, str) for v in value):
+                raise _error(name, value, self.allowed())
+            return list(value)
         # Booleans are ints in Python; reject them for numeric arguments.
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise _error(name, value, self.allowed())
@@ -115,24 +136,54 @@ def positive(default):
     return Hyper(default, low=0.0, low_open=True)
 
 
+class _FromParam:
+    """Marker: a slot starts as a copy of its variable's value."""
+
+    def __repr__(self):
+        return "PARAM"
+
+
+PARAM = _FromParam()
+
+
 @dataclasses.dataclass(frozen=True)
 class Slot:
     """Declaration of one piece of per-variable optimizer state.
 
     Args:
         name: Name of the slot; also the suffix of its variables' names.
-        init: Initial value: a float, or the name of a hyper-parameter
-            whose value is used (e.g. Adagrad's
-            `"initial_accumulator_value"`).
+        init: Initial value: a float, the name of a hyper-parameter whose
+            value is used (e.g. Adagrad's `"initial_accumulator_value"`), or
+            `PARAM` for a copy of the variable's value (schedule-free's `z`,
+            an average of the iterates).
         when: Name of a hyper-parameter; the slot exists only when that
             hyper-parameter is truthy at construction (e.g. RMSprop's
             `"centered"`). A changeable hyper-parameter that is falsy at
             construction becomes fixed, since its slot does not exist.
+        shape: `None` for the variable's own shape, or a function from the
+            variable's shape (a tuple) to the slot's shape (Adafactor's
+            row and column statistics).
+        dtype: `None` for the variable's dtype, or a dtype name (e.g.
+            `"float32"` moments for `bfloat16` weights). The rule receives
+            the slot in this dtype and its new value is cast back to it.
+        groups: `None` for every variable, or the tuple of variable groups
+            (see `ZooOptimizer.variable_group`) that have this slot (Muon's
+            fallback moments exist only for the variables routed there).
     """
 
     name: str
-    init: float | str = 0.0
+    init: Any = 0.0
     when: str | None = None
+    shape: Any = None
+    dtype: str | None = None
+    groups: tuple | None = None
+
+    def applies_to(self, group):
+        return self.groups is None or group in self.groups
+
+    def shape_for(self, shape):
+        shape = tuple(shape)
+        return shape if self.shape is None else tuple(self.shape(shape))
 
 
 def _is_numpy_bool(value):

@@ -12,10 +12,11 @@ import tensorflow as tf
 
 import keras_optim_zoo
 from keras_optim_zoo.core.base import COMMON_HYPERPARAMETERS
+from tests.reference import problem
 
 # Repeated shapes share one compiled kernel; each must still update its own
 # variable.
-SHAPES = [(3, 3, 2, 4), (4,), (5, 7), (1,), (5, 7), (4,)]
+SHAPES = problem.SHAPES
 MODES = ("uncompiled", "eager", "function", "xla")
 
 
@@ -67,17 +68,8 @@ def keras_twin(zoo):
     return getattr(keras.optimizers, name)(**kwargs)
 
 
-def gradients(steps, seed=0, shapes=SHAPES):
-    rng = np.random.default_rng(seed)
-    return [
-        [rng.standard_normal(s).astype("float32") for s in shapes]
-        for _ in range(steps)
-    ]
-
-
-def initial(seed=1, shapes=SHAPES):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s).astype("float32") for s in shapes]
+gradients = problem.gradients
+initial = problem.initial
 
 
 def run(optimizer, mode, grads, init):

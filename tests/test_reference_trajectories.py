@@ -1,0 +1,94 @@
+"""Every optimizer without a Keras twin replays its stored reference.
+
+The trajectories were written by the scripts in `tests/reference/generators`
+with the reference implementation (torch.optim, optax, pytorch-optimizer or
+the authors' code; named in each file with its version), so this suite
+needs none of those libraries.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_optim_zoo
+from tests.reference import problem, trajectory_io
+
+MODES = ("uncompiled", "xla")
+
+
+def replay(name, case, mode):
+    """The zoo's weights at each stored step of `case`."""
+    shapes = [tuple(s) for s in case["shapes"]]
+    grads = problem.gradients(case["steps"], case["grad_seed"], shapes)
+    init = problem.initial(case["init_seed"], shapes)
+    opt = keras_optim_zoo.get(
+        name,
+        learning_rate=case["learning_rate"],
+        jit_compile=(mode != "uncompiled"),
+        **case["zoo_kwargs"],
+    )
+    variables = [keras.Variable(x, name=f"w{i}") for i, x in enumerate(init)]
+    got = {}
+    for step, g in enumerate(grads, start=1):
+        opt.apply_gradients(zip([tf.constant(x) for x in g], variables))
+        if str(step) in case["weights"]:
+            got[str(step)] = [v.numpy().astype("float64") for v in variables]
+    return got
+
+
+def difference(got, case):
+    """Largest `|zoo - ref| / max(1, max |ref|)` over the stored steps."""
+    worst = 0.0
+    for step, ref in case["weights"].items():
+        ref = [np.asarray(r) for r in ref]
+        scale = max(1.0, max(float(np.max(np.abs(r))) for r in ref))
+        diff = max(
+            float(np.max(np.abs(a.ravel() - r))) for a, r in zip(got[step], ref)
+        )
+        worst = max(worst, diff / scale)
+    return worst
+
+
+def test_every_optimizer_has_a_reference(optimizer_class, optimizer_name):
+    if optimizer_class.keras_equivalent is not None:
+        return  # checked against the Keras built-in instead
+    assert optimizer_class.reference, (
+        f"{optimizer_name} has no Keras twin and names no `reference`"
+    )
+    assert trajectory_io.exists(optimizer_name), (
+        f"no stored trajectories for {optimizer_name}: write "
+        f"tests/reference/trajectories/{optimizer_name}.json with a "
+        "generator script"
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_matches_stored_reference(optimizer_name, mode):
+    if not trajectory_io.exists(optimizer_name):
+        pytest.skip("checked against its Keras built-in")
+    data = trajectory_io.load(optimizer_name)
+    assert data["optimizer"] == optimizer_name
+    assert len(data["cases"]) >= 2, "defaults and non-default arguments"
+    for case in data["cases"]:
+        assert case["steps"] >= 30
+        worst = difference(replay(optimizer_name, case, mode), case)
+        assert worst <= data["tolerance"], (case["name"], worst)
+
+
+def main():
+    """Prints the largest difference per optimizer (the README's column)."""
+    for name in keras_optim_zoo.list_optimizers():
+        if not trajectory_io.exists(name):
+            continue
+        data = trajectory_io.load(name)
+        worst = max(
+            difference(replay(name, case, mode), case)
+            for case in data["cases"]
+            for mode in MODES
+        )
+        print(f"{name:28} {data['reference']:44} {worst:.2e}")
+
+
+if __name__ == "__main__":
+    main()
