@@ -126,6 +126,7 @@ EXAMPLES = {
         monitor="nll", factor=0.5, patience=2, mode="max", min_lr=1e-5
     ),
     "zoo_learning_rate_finder": dict(min_lr=1e-4, max_lr=1.0, steps=20),
+    "zoo_swap_evaluation_weights": dict(swap_on_epoch=True),
 }
 
 

@@ -16,6 +16,9 @@
   factor is saved with the model.
 - `LearningRateFinder` / `find_learning_rate`: the range test, with a
   suggested learning rate and a plot.
+- `SwapEvaluationWeights`: validation (and, optionally, checkpoints) at
+  the optimizer's evaluation point: schedule-free's average, ASGD's
+  average, or the EMA of the weights.
 
 Every module in this folder is imported here, which registers its
 callbacks; a new callback needs only its own file.
@@ -29,6 +32,9 @@ from keras_optim_zoo.core import registry as _registry
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
+from keras_optim_zoo.callbacks.evaluation import (  # noqa: E402
+    SwapEvaluationWeights,
+)
 from keras_optim_zoo.callbacks.finder import (  # noqa: E402
     LearningRateFinder,
     RangeTestResult,
@@ -52,6 +58,7 @@ __all__ = [
     "LearningRateScheduler",
     "RangeTestResult",
     "ReduceLROnPlateau",
+    "SwapEvaluationWeights",
     "find_learning_rate",
     "get",
     "list_callbacks",

@@ -1,11 +1,12 @@
 """The mechanism, once: base class, hyper-parameters, registry, compilation."""
 
 from keras_optim_zoo.core.base import StepContext, ZooOptimizer
-from keras_optim_zoo.core.hyper import Hyper, Slot, fraction, positive
+from keras_optim_zoo.core.hyper import PARAM, Hyper, Slot, fraction, positive
 from keras_optim_zoo.core.registry import register
 
 __all__ = [
     "Hyper",
+    "PARAM",
     "Slot",
     "StepContext",
     "ZooOptimizer",

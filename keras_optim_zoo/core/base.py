@@ -176,6 +176,9 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             the variable and of its slots change).
         has_evaluation_point: Whether `evaluation_rule` gives a point to
             evaluate at that differs from the training point.
+        decoupled_weight_decay: Whether `weight_decay` is the base's
+            `param -= param * weight_decay * lr` before the rule, for every
+            variable (`False` where the docstring documents another form).
         state_bytes_per_parameter: Bytes of optimizer state per float32
             parameter with the default arguments, or `None` where it depends
             on the variables' shapes (then the docstring gives the formula).
@@ -189,6 +192,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
     keras_equivalent = None
     reference = None
     sparse_updates = "dense"
+    decoupled_weight_decay = True
     evaluation_rule = None
     registered_name = None
 
