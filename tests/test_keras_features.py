@@ -212,6 +212,8 @@ def test_sparse_embedding_gradients(optimizer_name, jit_compile):
     built-in fed the densified gradient.
     """
     zoo, ref = _pair(optimizer_name)
+    if zoo.sparse_updates == "lazy":
+        pytest.skip("lazy rows differ from the dense update by design")
     rng = np.random.default_rng(0)
     x = rng.integers(0, 50, (32, 5)).astype("int32")
     y = rng.standard_normal((32, 1)).astype("float32")

@@ -138,6 +138,10 @@ def test_no_retrace_per_step(optimizer_name):
 
 
 def _invalid_values(spec):
+    if spec.kind == "choice":
+        return ["not-a-choice", 1, None] if not spec.optional else ["x", 1]
+    if spec.kind == "strings":
+        return ["one string", [1], 3]
     bad = ["fast", [0.1]]
     if spec.kind == "bool":
         return bad + [1, 0.0]

@@ -168,6 +168,8 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             variables, updated once per step by `global_update`.
         keras_equivalent: `(keras class name, fixed kwargs)` when a Keras
             built-in computes the same numbers, else `None`.
+        keras_equivalent_excludes: Declared hyper-parameters that go beyond
+            the Keras twin (the twin is matched with their defaults).
         reference: What the numbers are checked against when there is no
             Keras twin (e.g. `"torch.optim.RAdam"`); the stored trajectories
             are in `tests/reference/trajectories/<registered name>.json`.
@@ -190,6 +192,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
     slots = ()
     global_state = {}
     keras_equivalent = None
+    keras_equivalent_excludes = ()
     reference = None
     sparse_updates = "dense"
     decoupled_weight_decay = True

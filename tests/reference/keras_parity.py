@@ -25,11 +25,14 @@ def variants(cls):
 
     The defaults; every fixed bool flipped and every slot-gating float
     switched on; and every changeable float moved away from its default.
+    Hyper-parameters beyond the Keras twin (`keras_equivalent_excludes`)
+    keep their defaults.
     """
     own = {
         k: v
         for k, v in cls._all_hyperparameters.items()
-        if k not in COMMON_HYPERPARAMETERS or k in cls.hyperparameters
+        if (k not in COMMON_HYPERPARAMETERS or k in cls.hyperparameters)
+        and k not in cls.keras_equivalent_excludes
     }
     gates = {s.when for s in cls.slots if s.when}
     switched = {}
@@ -59,6 +62,8 @@ def keras_twin(zoo):
     config = zoo.get_config()
     config.pop("jit_compile")
     config.pop("name")
+    for key in cls.keras_equivalent_excludes:
+        config.pop(key, None)
     allowed = keras.optimizers.get(name.lower()).get_config()
     kwargs = {k: v for k, v in config.items() if k in allowed}
     kwargs.update(fixed)
