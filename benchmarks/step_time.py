@@ -1,16 +1,19 @@
-"""Optimizer step time on a ResNet-50-shaped parameter set.
+"""Optimizer step time on a ResNet-50-shaped parameter set, every optimizer.
 
-Compares zoo optimizers with the Keras built-ins for Adam and Nesterov in
-three modes: eager `apply_gradients`, inside `tf.function`, and inside
-`tf.function(jit_compile=True)`; plus the first call (tracing and
-compilation); plus, measured in the same run, the memory-bandwidth limit
-for each algorithm: the bytes a step must move divided by a measured
-in-place streaming bandwidth.
+Times every registered zoo optimizer, and the Keras built-in where one
+computes the same algorithm, in three modes: eager `apply_gradients`,
+inside `tf.function`, and inside `tf.function(jit_compile=True)`; plus the
+first call (tracing and compilation); plus, measured in the same run, the
+memory-bandwidth limit of each: the bytes a step must move (parameter and
+gradient read, parameter written, each slot read and written) divided by a
+measured in-place streaming bandwidth. For optimizers with matrix work
+(Muon's Newton-Schulz iterations) the limit is a floor, not a target.
 
-All configurations are kept alive and timed round-robin, so that a noisy
-neighbour slows them alike; the table shows medians.
+One optimizer at a time, its configurations (zoo and Keras, three modes)
+are kept alive and timed round-robin, so that a noisy neighbour slows them
+alike; the table shows medians.
 
-    python benchmarks/step_time.py [--repeats 7] [--out FILE]
+    python benchmarks/step_time.py [--repeats 7] [--optimizers zoo_adam ...]
 """
 
 import argparse
@@ -36,18 +39,6 @@ SHAPES = (
     + [(2048,)] * 100
     + [(1, 1, 1024, 256)] * 35
 )
-# Bytes a step must move per parameter (float32): reads and writes of the
-# parameter, its gradient and each slot.
-ALGORITHMS = {
-    # read p, g, m, v; write p, m, v
-    "adam": ("zoo_adam", lambda: keras.optimizers.Adam(), 7 * 4),
-    # read p, g, m; write p, m
-    "nesterov": (
-        "zoo_nesterov",
-        lambda: keras.optimizers.SGD(momentum=0.9, nesterov=True),
-        5 * 4,
-    ),
-}
 MODES = ("eager", "function", "xla")
 
 
@@ -99,13 +90,31 @@ def make_case(factory, mode, grads, rng):
         _ = variables[0][0, 0, 0, 0].numpy()  # wait for the update
         return time.perf_counter() - t
 
-    return timed
+    return timed, opt
+
+
+def keras_factory(cls):
+    """The Keras twin with its (and therefore the zoo's) defaults, or None."""
+    if cls.keras_equivalent is None:
+        return None
+    name, fixed = cls.keras_equivalent
+    return lambda: getattr(keras.optimizers, name)(**fixed)
+
+
+def bytes_per_parameter(optimizer):
+    """Bytes a step moves per parameter: p and g read, p written, slots r/w."""
+    return 3 * 4 + 2 * optimizer.state_bytes()
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--algorithms", nargs="*", default=list(ALGORITHMS))
+    parser.add_argument(
+        "--optimizers",
+        nargs="*",
+        default=None,
+        help="zoo names (default: every registered optimizer)",
+    )
     parser.add_argument(
         "--out",
         default=os.path.join(
@@ -113,6 +122,7 @@ def main(argv=None):
         ),
     )
     args = parser.parse_args(argv)
+    names = args.optimizers or keras_optim_zoo.list_optimizers()
 
     rng = np.random.default_rng(0)
     grads = [
@@ -120,73 +130,23 @@ def main(argv=None):
     ]
     params = sum(int(np.prod(s)) for s in SHAPES)
     bandwidth, bw_detail = streaming_bandwidth()
-
-    cases, first = {}, {}
-    for algo in args.algorithms:
-        zoo_name, keras_factory, _ = ALGORITHMS[algo]
-        for impl, factory in (
-            ("zoo", lambda n=zoo_name: keras_optim_zoo.get(n)),
-            ("keras", keras_factory),
-        ):
-            for mode in MODES:
-                key = (algo, impl, mode)
-                cases[key] = make_case(factory, mode, grads, rng)
-                first[key] = cases[key]()  # trace + compile + first step
-                print(
-                    f"first call {algo:9} {impl:6} {mode:9} "
-                    f"{first[key]:7.2f} s",
-                    flush=True,
-                )
-    times = {key: [] for key in cases}
-    for r in range(args.repeats):
-        for key, timed in cases.items():
-            if key[2] == "eager" and key[1] == "keras" and r >= 3:
-                continue  # ~1 s a step; three samples suffice
-            times[key].append(timed())
-
-    rows = []
-    print()
     print(
         f"{params / 1e6:.1f} M float32 parameters in {len(SHAPES)} tensors;"
         f" streaming bandwidth {bandwidth / 1e9:.1f} GB/s "
         f"(numpy {bw_detail['numpy'] / 1e9:.1f}, "
-        f"XLA {bw_detail['xla'] / 1e9:.1f})"
+        f"XLA {bw_detail['xla'] / 1e9:.1f})",
+        flush=True,
     )
     header = (
-        f"{'algorithm':9} {'mode':9} {'limit ms':>9} {'zoo ms':>8} "
+        f"{'optimizer':26} {'mode':9} {'limit ms':>9} {'zoo ms':>8} "
         f"{'keras ms':>9} {'zoo/limit':>9} {'keras/zoo':>9} "
         f"{'zoo 1st s':>9} {'keras 1st s':>11}"
     )
     print(header)
-    print("-" * len(header))
-    for algo in args.algorithms:
-        limit = params * ALGORITHMS[algo][2] / bandwidth
-        for mode in MODES:
-            zoo = statistics.median(times[(algo, "zoo", mode)])
-            ker = statistics.median(times[(algo, "keras", mode)])
-            row = {
-                "algorithm": algo,
-                "mode": mode,
-                "limit_ms": limit * 1e3,
-                "zoo_ms": zoo * 1e3,
-                "keras_ms": ker * 1e3,
-                "zoo_over_limit": zoo / limit,
-                "keras_over_zoo": ker / zoo,
-                "zoo_first_call_s": first[(algo, "zoo", mode)],
-                "keras_first_call_s": first[(algo, "keras", mode)],
-                "zoo_samples_ms": [t * 1e3 for t in times[(algo, "zoo", mode)]],
-                "keras_samples_ms": [
-                    t * 1e3 for t in times[(algo, "keras", mode)]
-                ],
-            }
-            rows.append(row)
-            print(
-                f"{algo:9} {mode:9} {row['limit_ms']:9.1f} "
-                f"{row['zoo_ms']:8.1f} {row['keras_ms']:9.1f} "
-                f"{row['zoo_over_limit']:9.2f} {row['keras_over_zoo']:9.1f} "
-                f"{row['zoo_first_call_s']:9.2f} "
-                f"{row['keras_first_call_s']:11.2f}"
-            )
+    print("-" * len(header), flush=True)
+    rows = []
+    for name in names:
+        rows += _time_one(name, grads, rng, params, bandwidth, args.repeats)
     result = {
         "benchmark": "step_time",
         "parameters": params,
@@ -210,6 +170,70 @@ def main(argv=None):
         json.dump(result, f, indent=2)
     print(f"\nwrote {args.out}")
     return result
+
+
+def _time_one(name, grads, rng, params, bandwidth, repeats):
+    """Rows for one optimizer: its configurations timed round-robin."""
+    cls = keras_optim_zoo.core.registry.lookup("optimizer", name)
+    impls = {"zoo": lambda: keras_optim_zoo.get(name)}
+    if keras_factory(cls) is not None:
+        impls["keras"] = keras_factory(cls)
+    cases, first, limit = {}, {}, None
+    for impl, factory in impls.items():
+        for mode in MODES:
+            timed, opt = make_case(factory, mode, grads, rng)
+            cases[(impl, mode)] = timed
+            first[(impl, mode)] = timed()  # trace + compile + first step
+            if impl == "zoo" and limit is None:
+                limit = params * bytes_per_parameter(opt) / bandwidth
+    times = {key: [] for key in cases}
+    for r in range(repeats):
+        for key, timed in cases.items():
+            if key == ("keras", "eager") and r >= 3:
+                continue  # ~1 s a step; three samples suffice
+            times[key].append(timed())
+    rows = []
+    for mode in MODES:
+        zoo = statistics.median(times[("zoo", mode)])
+        ker = (
+            statistics.median(times[("keras", mode)])
+            if ("keras", mode) in times
+            else None
+        )
+        row = {
+            "optimizer": name,
+            "mode": mode,
+            "limit_ms": limit * 1e3,
+            "zoo_ms": zoo * 1e3,
+            "keras_ms": None if ker is None else ker * 1e3,
+            "zoo_over_limit": zoo / limit,
+            "keras_over_zoo": None if ker is None else ker / zoo,
+            "zoo_first_call_s": first[("zoo", mode)],
+            "keras_first_call_s": first.get(("keras", mode)),
+            "zoo_samples_ms": [t * 1e3 for t in times[("zoo", mode)]],
+            "keras_samples_ms": [
+                t * 1e3 for t in times.get(("keras", mode), [])
+            ],
+        }
+        rows.append(row)
+
+        def fmt(value, spec):
+            return (
+                format(value, spec)
+                if value is not None
+                else "-".rjust(int(spec.split(".")[0]))
+            )
+
+        print(
+            f"{name:26} {mode:9} {row['limit_ms']:9.1f} "
+            f"{row['zoo_ms']:8.1f} {fmt(row['keras_ms'], '9.1f')} "
+            f"{row['zoo_over_limit']:9.2f} "
+            f"{fmt(row['keras_over_zoo'], '9.2f')} "
+            f"{row['zoo_first_call_s']:9.2f} "
+            f"{fmt(row['keras_first_call_s'], '11.2f')}",
+            flush=True,
+        )
+    return rows
 
 
 if __name__ == "__main__":
