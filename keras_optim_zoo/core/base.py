@@ -734,7 +734,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             )
         if not (self._compiled() and xla.executing_eagerly()):
             return super().apply(grads, trainable_variables)
-        grads = list(grads)
+        grads = [xla.traceable(g) for g in grads]
         if not grads:
             return
         if trainable_variables is None:

@@ -69,6 +69,23 @@ def is_sparse(gradient):
     return tf is not None and isinstance(gradient, tf.IndexedSlices)
 
 
+def traceable(gradient):
+    """A gradient that `tf.function` can take as an argument.
+
+    An `IndexedSlices` built by hand may carry a Python tuple as its
+    `dense_shape`, which a traced function cannot receive; Keras's own
+    optimizers accept it, so the shape is made a tensor here.
+    """
+    if is_sparse(gradient) and gradient.dense_shape is not None:
+        if not isinstance(gradient.dense_shape, tf.Tensor):
+            return tf.IndexedSlices(
+                gradient.values,
+                gradient.indices,
+                tf.convert_to_tensor(gradient.dense_shape, "int64"),
+            )
+    return gradient
+
+
 def kernel(body):
     """`body` as an XLA-compiled in-place update of variables.
 
