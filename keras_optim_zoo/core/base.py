@@ -97,6 +97,8 @@ class StepContext(types.SimpleNamespace):
             in the parameter's dtype.
         group: The variable's group (`ZooOptimizer.variable_group`), a
             static Python value.
+        decays: Whether the variable is subject to weight decay (static:
+            `False` where `exclude_from_weight_decay` names it).
     """
 
     def cast(self, x):
@@ -180,7 +182,10 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             evaluate at that differs from the training point.
         decoupled_weight_decay: Whether `weight_decay` is the base's
             `param -= param * weight_decay * lr` before the rule, for every
-            variable (`False` where the docstring documents another form).
+            variable not excluded from weight decay. `False`: the rule
+            applies its own form, reading `hp.weight_decay` and the static
+            `hp.decays` (whether `exclude_from_weight_decay` spares this
+            variable); the docstring documents it.
         state_bytes_per_parameter: Bytes of optimizer state per float32
             parameter with the default arguments, or `None` where it depends
             on the variables' shapes (then the docstring gives the formula).
@@ -264,13 +269,16 @@ class ZooOptimizer(keras.optimizers.Optimizer):
                 continue
             if key in gates and not value:
                 continue  # its slot is not created: fixed at zero
-            self._hyper_vars[key] = self.add_variable(
+            var = self.add_variable(
                 (),
-                initializer=keras.initializers.Constant(value),
                 dtype=HYPER_DTYPE,
                 aggregation="only_first_replica",
                 name=key,
             )
+            # Assigned, not initialized: Keras's Constant initializer rounds
+            # through float32 (0.999 would become 0.9990000128746033).
+            var.assign(value)
+            self._hyper_vars[key] = var
         self._lr_override = None
         vars(self)["_step_sums"] = None
         vars(self)["_globals"] = {}
@@ -476,16 +484,26 @@ class ZooOptimizer(keras.optimizers.Optimizer):
                 )
         return hp
 
-    def _body(self, decay, group, names, fn=None):
-        """`body(param, slots, grad, scalars)` as used by the kernels."""
+    def _body(self, decays, group, names, fn=None):
+        """`body(param, slots, grad, scalars)` as used by the kernels.
+
+        `decays`: whether the variable is subject to weight decay (not
+        excluded by `exclude_from_weight_decay`); static, like `group`.
+        """
         rule = fn or type(self).update_rule
+        base_decay = (
+            decays
+            and type(self).decoupled_weight_decay
+            and self._hyper_values["weight_decay"] is not None
+        )
         slot_dtypes = {}
 
         def body(param, slots, grad, scalars):
             dtype = param.dtype
             hp = self._step_context(scalars, dtype, group)
+            hp.decays = decays
             grad = ops.cast(grad, dtype)
-            if decay:
+            if base_decay and fn is None:
                 wd = ops.cast(scalars["weight_decay"], dtype)
                 param = param - param * wd * hp.lr
             slots = dict(zip(names, slots))
@@ -504,9 +522,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         return body
 
     def _decays(self, variable):
-        return self._hyper_values[
-            "weight_decay"
-        ] is not None and self._use_weight_decay(variable)
+        return bool(self._use_weight_decay(variable))
 
     def _apply_weight_decay(self, variables):
         # Folded into the update itself (`_body`), so that it costs no
@@ -518,7 +534,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         index = self._get_variable_index(variable)
         group = self._groups[index]
         names = tuple(self._slot_vars[index])
-        decay = self._decays(variable) and kind != "reduce"
+        decay = self._decays(variable)
         sparse = kind == "update" and self._lazy(grad)
         key = (kind, decay, group, names, sparse)
         run = self._kernels.get(key)

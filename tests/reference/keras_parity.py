@@ -64,7 +64,7 @@ def keras_twin(zoo):
     config.pop("name")
     for key in cls.keras_equivalent_excludes:
         config.pop(key, None)
-    allowed = keras.optimizers.get(name.lower()).get_config()
+    allowed = getattr(keras.optimizers, name)().get_config()
     kwargs = {k: v for k, v in config.items() if k in allowed}
     kwargs.update(fixed)
     kwargs["learning_rate"] = zoo._learning_rate
