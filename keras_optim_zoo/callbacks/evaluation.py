@@ -85,3 +85,7 @@ class SwapEvaluationWeights(keras.callbacks.Callback):
 
     def get_config(self):
         return {"swap_on_epoch": self.swap_on_epoch}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
