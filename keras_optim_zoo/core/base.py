@@ -388,11 +388,17 @@ class ZooOptimizer(keras.optimizers.Optimizer):
                 init = self._hyper_values[init]
             initializer = keras.initializers.Constant(float(init))
         same = shape == tuple(variable.shape)
+        # Keras's naming: a Keras variable's path, else (a bare tf.Variable)
+        # its name without the ":0".
+        if hasattr(variable, "path"):
+            prefix = variable.path.replace("/", "_")
+        else:
+            prefix = str(variable.name).replace("/", "_").replace(":", "_")
         created = self.add_variable(
             shape,
             initializer=initializer,
             dtype=dtype,
-            name=f"{variable.path.replace('/', '_')}_{slot.name}",
+            name=f"{prefix}_{slot.name}",
             layout=getattr(variable, "_layout", None) if same else None,
         )
         if init is PARAM:

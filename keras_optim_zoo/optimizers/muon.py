@@ -310,7 +310,7 @@ class Muon(ZooOptimizer):
             self.orthogonalize_convolutions and 3 <= rank <= 5
         ):
             return False
-        path = variable.path
+        path = getattr(variable, "path", None) or str(variable.name)
         if self.exclude_embeddings and "embedding" in path.lower():
             return False
         return not any(
