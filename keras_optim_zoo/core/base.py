@@ -72,6 +72,9 @@ COMMON_HYPERPARAMETERS = {
 }
 _KERAS_BASE_ARGS = tuple(COMMON_HYPERPARAMETERS)
 
+# Declared for every class with `supports_cautious = True`.
+CAUTIOUS = Hyper(False)
+
 # Changeable hyper-parameters are stored in float64 variables: Keras's
 # built-ins compute expressions such as `1 - beta_2` in Python double
 # precision before casting to float32, and a float32 store cannot reproduce
@@ -180,6 +183,10 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             the variable and of its slots change).
         has_evaluation_point: Whether `evaluation_rule` gives a point to
             evaluate at that differs from the training point.
+        supports_cautious: Whether the optimizer takes the shared
+            `cautious` argument (a fixed bool, documented in its `Args`):
+            the rule's step masked by `cautious_step`. For momentum-based
+            rules where the Cautious paper defines it.
         decoupled_weight_decay: Whether `weight_decay` is the base's
             `param -= param * weight_decay * lr` before the rule, for every
             variable not excluded from weight decay. `False`: the rule
@@ -201,6 +208,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
     reference = None
     sparse_updates = "dense"
     decoupled_weight_decay = True
+    supports_cautious = False
     evaluation_rule = None
     registered_name = None
 
@@ -209,6 +217,19 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         declared = dict(COMMON_HYPERPARAMETERS)
         for klass in reversed(cls.__mro__):
             declared.update(klass.__dict__.get("hyperparameters", {}))
+        if cls.supports_cautious:
+            declared.setdefault("cautious", CAUTIOUS)
+            if cls.keras_equivalent and "cautious" not in (
+                cls.keras_equivalent_excludes
+            ):
+                cls.keras_equivalent_excludes = (
+                    *cls.keras_equivalent_excludes,
+                    "cautious",
+                )
+        if cls.supports_cautious and "cautious" not in (
+            cls.hyperparameters
+        ):
+            cls.__doc__ = _with_cautious_arg(cls.__doc__)
         cls._all_hyperparameters = declared
         cls.slots = tuple(
             s if isinstance(s, Slot) else Slot(s) for s in cls.slots
@@ -503,6 +524,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             and self._hyper_values["weight_decay"] is not None
         )
         slot_dtypes = {}
+        cautious = bool(self._hyper_values.get("cautious"))
 
         def body(param, slots, grad, scalars):
             dtype = param.dtype
@@ -518,6 +540,8 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             for key, value in slots.items():
                 slot_dtypes[key] = value.dtype
             new_param, new_slots = rule(grad, param, slots, hp)
+            if cautious:
+                new_param = cautious_step(param, new_param, grad)
             return ops.cast(new_param, dtype), tuple(
                 None
                 if new_slots.get(n) is None
@@ -873,3 +897,47 @@ def _signature(cls):
             )
         )
     return inspect.Signature(params)
+
+
+def cautious_step(param, new_param, grad):
+    r"""The cautious form of a step (Liang et al., 2024, Algorithm 1).
+
+    With $u$ = `param - new_param` the rule's step (after the decoupled
+    weight decay, which stays unmasked), the components whose sign
+    disagrees with the gradient's are dropped and the rest rescaled by the
+    variable's size $d$ over the number kept plus one:
+
+    $$ \phi = \mathbb{1}[u \odot g > 0], \qquad
+       \theta \leftarrow \theta - \frac{d}{\lVert\phi\rVert_0 + 1}\,
+       \phi \odot u $$
+
+    This is the paper's form, the authors' C-Lion and pytorch-optimizer's
+    `apply_cautious` (4.1.0). The authors' later C-AdamW (and timm) divide
+    by $\max(\lVert\phi\rVert_0 / d, 10^{-3})$ instead: $1 + 1/\lVert
+    \phi\rVert_0$ times larger a step (twice as large for a one-element
+    variable whose component is kept).
+    """
+    dtype = new_param.dtype
+    update = param - new_param
+    mask = ops.cast(update * grad > 0, dtype)
+    size = ops.cast(ops.size(mask), dtype)
+    return param - update * (mask * (size / (ops.sum(mask) + 1)))
+
+
+_CAUTIOUS_ARG = """
+        cautious: Bool, fixed. Take the cautious step (Liang et al., 2024):
+            the update's components whose sign disagrees with the
+            gradient's are dropped, the others rescaled by size / (kept +
+            1) (`keras_optim_zoo.core.base.cautious_step`). Defaults to
+            `False`."""
+
+
+def _with_cautious_arg(doc):
+    # The shared `cautious` argument, documented once, as the last entry of
+    # the class docstring's `Args:` section.
+    if not doc or "    Args:" not in doc:
+        return doc
+    start = doc.index("    Args:")
+    end = doc.find("\n\n", start)
+    end = len(doc.rstrip()) if end < 0 else end
+    return doc[:end] + _CAUTIOUS_ARG + doc[end:]

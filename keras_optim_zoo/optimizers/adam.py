@@ -88,6 +88,7 @@ class Adam(ZooOptimizer):
     hyperparameters = _ADAM_HYPERPARAMETERS
     slots = ("momentum", "velocity", Slot("velocity_hat", when="amsgrad"))
     keras_equivalent = ("Adam", {})
+    supports_cautious = True
     update_rule = staticmethod(_adam_rule)
 
 
@@ -119,6 +120,7 @@ class AMSGrad(ZooOptimizer):
     }
     slots = ("momentum", "velocity", "velocity_hat")
     keras_equivalent = ("Adam", {"amsgrad": True})
+    supports_cautious = True
     update_rule = staticmethod(functools.partial(_adam_rule, amsgrad=True))
 
 
@@ -160,4 +162,5 @@ class AdamW(ZooOptimizer):
     }
     slots = ("momentum", "velocity", Slot("velocity_hat", when="amsgrad"))
     keras_equivalent = ("AdamW", {})
+    supports_cautious = True
     update_rule = staticmethod(_adam_rule)

@@ -47,6 +47,7 @@ class Lion(ZooOptimizer):
     }
     slots = ("momentum",)
     keras_equivalent = ("Lion", {})
+    supports_cautious = True
 
     @staticmethod
     def update_rule(grad, param, slots, hp):

@@ -44,6 +44,7 @@ class Nadam(ZooOptimizer):
     slots = ("momentum", "velocity")
     global_state = {"u_product": 1.0}
     keras_equivalent = ("Nadam", {})
+    supports_cautious = True
 
     @staticmethod
     def global_update(globals, hp):
