@@ -24,6 +24,10 @@ implementation on `problem.gradients` from `problem.initial` and writes
 (`tests/test_reference_trajectories.py`) replays each case with the zoo
 optimizer and asserts `max |zoo - ref| / max(1, max |ref|) <= tolerance`
 at every stored step.
+
+`torch_trajectory` and `optax_trajectory` run a reference on that problem
+for the generators (torch, jax and optax are imported only when called, so
+this module loads in the zoo's environment too).
 """
 
 import json
@@ -47,6 +51,97 @@ def exists(name):
 def load(name):
     with open(path(name)) as f:
         return json.load(f)
+
+
+def torch_trajectory(
+    make_optimizer,
+    steps,
+    extra=None,
+    *,
+    grad_seed=0,
+    init_seed=1,
+    shapes=None,
+    grads=None,
+):
+    """Weights of a torch optimizer stepped on `problem.gradients`.
+
+    `make_optimizer(params)` returns the optimizer over the torch
+    parameters made from `problem.initial(init_seed, shapes)` (it may keep
+    them and the optimizer, e.g. to switch it to eval mode afterwards).
+    Each step sets `p.grad` from `problem.gradients(steps, grad_seed,
+    shapes)`, or from `grads` (per step, one array or torch tensor per
+    parameter, e.g. sparse ones), then calls `step()`.
+
+    Returns `{k: [arrays after k steps]}` for k = 0..steps (copies). With
+    `extra`, `extra(optimizer, params)` is called after every step and
+    `(trajectory, {k: its result})` is returned.
+    """
+    import torch
+
+    from tests.reference import problem
+
+    shapes = problem.SHAPES if shapes is None else shapes
+    if grads is None:
+        grads = problem.gradients(steps, grad_seed, shapes)
+    params = [
+        torch.nn.Parameter(torch.tensor(x))
+        for x in problem.initial(init_seed, shapes)
+    ]
+    opt = make_optimizer(params)
+    out = {0: [p.detach().numpy().copy() for p in params]}
+    extras = {}
+    for step, step_grads in enumerate(grads[:steps], start=1):
+        for p, g in zip(params, step_grads):
+            p.grad = g if isinstance(g, torch.Tensor) else torch.tensor(g)
+        opt.step()
+        out[step] = [p.detach().numpy().copy() for p in params]
+        if extra is not None:
+            extras[step] = extra(opt, params)
+    return out if extra is None else (out, extras)
+
+
+def optax_trajectory(
+    tx, steps, extra=None, *, jit=False, grad_seed=0, init_seed=1, shapes=None
+):
+    """Weights of the optax transformation `tx` on `problem.gradients`.
+
+    Parameters are the list of `problem.initial(init_seed, shapes)`; each
+    step is `tx.update` then `optax.apply_updates`, jitted together if
+    `jit` (XLA may fuse differently from the eager ops: keep what a stored
+    file was written with).
+
+    Returns `{k: [arrays after k steps]}` for k = 0..steps. With `extra`,
+    `extra(state, grads)` is called at every step with the state that
+    step's update reads (where branch margins are found) and its
+    gradients, and `(trajectory, {k: its result})` is returned.
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from tests.reference import problem
+
+    shapes = problem.SHAPES if shapes is None else shapes
+
+    def step_fn(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    if jit:
+        step_fn = jax.jit(step_fn)
+    params = [jnp.asarray(x) for x in problem.initial(init_seed, shapes)]
+    state = tx.init(params)
+    out = {0: [np.asarray(p) for p in params]}
+    extras = {}
+    for step, grads in enumerate(
+        problem.gradients(steps, grad_seed, shapes), start=1
+    ):
+        grads = [jnp.asarray(g) for g in grads]
+        if extra is not None:
+            extras[step] = extra(state, grads)
+        params, state = step_fn(params, state, grads)
+        out[step] = [np.asarray(p) for p in params]
+    return out if extra is None else (out, extras)
 
 
 def case(

@@ -11,25 +11,22 @@ average `ax` at the checkpoints (the zoo's evaluation point).
 import numpy as np
 import torch
 
-from tests.reference import problem, trajectory_io
+from tests.reference import trajectory_io
 
 CHECKPOINTS = [1, 2, 7, 8, 10, 30]
 SCRIPT = "tests/reference/generators/asgd.py"
 
 
 def _case(name, learning_rate, zoo_kwargs, reference_kwargs):
-    steps = max(CHECKPOINTS)
-    params = [torch.nn.Parameter(torch.tensor(x)) for x in problem.initial()]
-    opt = torch.optim.ASGD(params, lr=learning_rate, **reference_kwargs)
-    trajectory, averages = {}, {}
-    for step, g in enumerate(problem.gradients(steps), start=1):
-        for p, x in zip(params, g):
-            p.grad = torch.tensor(x)
-        opt.step()
-        trajectory[step] = [p.detach().numpy().copy() for p in params]
-        averages[step] = [
+    trajectory, averages = trajectory_io.torch_trajectory(
+        lambda params: torch.optim.ASGD(
+            params, lr=learning_rate, **reference_kwargs
+        ),
+        max(CHECKPOINTS),
+        lambda opt, params: [
             opt.state[p]["ax"].detach().numpy().copy() for p in params
-        ]
+        ],
+    )
     case = trajectory_io.case(
         name,
         zoo_kwargs,

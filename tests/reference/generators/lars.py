@@ -13,7 +13,6 @@ reference environment (no Keras):
 from importlib.metadata import version
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytorch_optimizer
@@ -75,34 +74,24 @@ CASES = [
 
 
 def run_torch(kwargs, lr, steps, grad_seed=0, init_seed=1):
-    params = [
-        torch.nn.Parameter(torch.tensor(x)) for x in problem.initial(init_seed)
-    ]
-    opt = pytorch_optimizer.LARS(params, lr=lr, foreach=False, **kwargs)
-    out = {0: [p.detach().numpy().copy() for p in params]}
-    for step, grads in enumerate(problem.gradients(steps, grad_seed), 1):
-        for p, g in zip(params, grads):
-            p.grad = torch.tensor(g)
-        opt.step()
-        out[step] = [p.detach().numpy().copy() for p in params]
-    return out
+    return trajectory_io.torch_trajectory(
+        lambda params: pytorch_optimizer.LARS(
+            params, lr=lr, foreach=False, **kwargs
+        ),
+        steps,
+        grad_seed=grad_seed,
+        init_seed=init_seed,
+    )
 
 
 def run_optax(kwargs, lr, steps, grad_seed=0, init_seed=1):
-    params = [jnp.asarray(x) for x in problem.initial(init_seed)]
-    opt = optax.lars(lr, **kwargs)
-    state = opt.init(params)
-
-    @jax.jit
-    def step_fn(params, state, grads):
-        updates, state = opt.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
-
-    out = {0: [np.asarray(p) for p in params]}
-    for step, grads in enumerate(problem.gradients(steps, grad_seed), 1):
-        params, state = step_fn(params, state, [jnp.asarray(g) for g in grads])
-        out[step] = [np.asarray(p) for p in params]
-    return out
+    return trajectory_io.optax_trajectory(
+        optax.lars(lr, **kwargs),
+        steps,
+        jit=True,
+        grad_seed=grad_seed,
+        init_seed=init_seed,
+    )
 
 
 def run(library, kwargs, lr, steps):

@@ -42,22 +42,25 @@ def indices(steps, seed):
 
 def trajectory(kwargs, learning_rate, index_seed, grad_seed, init_seed):
     shapes = [(n, t[1]) for t, n in zip(TABLES, ROWS_PER_STEP)]
-    grads = problem.gradients(STEPS, grad_seed, shapes)
     rows = indices(STEPS, index_seed)
-    params = [
-        torch.nn.Parameter(torch.tensor(x))
-        for x in problem.initial(init_seed, TABLES)
+    grads = [
+        [
+            torch.sparse_coo_tensor(torch.tensor([i]), torch.tensor(g), t)
+            for g, i, t in zip(step_grads, step_rows, TABLES)
+        ]
+        for step_grads, step_rows in zip(
+            problem.gradients(STEPS, grad_seed, shapes), rows
+        )
     ]
-    opt = torch.optim.SparseAdam(params, lr=learning_rate, **kwargs)
-    out = {}
-    for step in range(1, STEPS + 1):
-        for p, g, i, t in zip(params, grads[step - 1], rows[step - 1], TABLES):
-            p.grad = torch.sparse_coo_tensor(
-                torch.tensor([i]), torch.tensor(g), t
-            )
-        opt.step()
-        if step in CHECKPOINTS:
-            out[step] = [p.detach().numpy().copy() for p in params]
+    out = trajectory_io.torch_trajectory(
+        lambda params: torch.optim.SparseAdam(
+            params, lr=learning_rate, **kwargs
+        ),
+        STEPS,
+        init_seed=init_seed,
+        shapes=TABLES,
+        grads=grads,
+    )
     return out, rows
 
 

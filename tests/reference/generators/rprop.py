@@ -13,23 +13,19 @@ at both ends.
 
 import torch
 
-from tests.reference import problem, trajectory_io
+from tests.reference import trajectory_io
 
 NAME = "zoo_rprop"
 CHECKPOINTS = [1, 2, 3, 10, 30, 60]
 
 
 def trajectory(learning_rate, steps, **kwargs):
-    params = [torch.nn.Parameter(torch.tensor(x)) for x in problem.initial(1)]
-    opt = torch.optim.Rprop(params, lr=learning_rate, foreach=False, **kwargs)
-    out = {}
-    for step, grads in enumerate(problem.gradients(steps, 0), start=1):
-        for p, g in zip(params, grads):
-            p.grad = torch.tensor(g)
-        opt.step()
-        if step in CHECKPOINTS:
-            out[step] = [p.detach().numpy().copy() for p in params]
-    return out
+    return trajectory_io.torch_trajectory(
+        lambda params: torch.optim.Rprop(
+            params, lr=learning_rate, foreach=False, **kwargs
+        ),
+        steps,
+    )
 
 
 def main():

@@ -18,23 +18,23 @@ import numpy as np
 import schedulefree
 import torch
 
-from tests.reference import problem, trajectory_io
+from tests.reference import trajectory_io
 
 CHECKPOINTS = [1, 2, 10, 30]
 SCRIPT = "tests/reference/generators/schedule_free.py"
 
 
 def _run(make, learning_rate, reference_kwargs, steps, evaluate):
-    grads = problem.gradients(steps)
-    params = [torch.nn.Parameter(torch.tensor(x)) for x in problem.initial()]
-    opt = make(params, lr=learning_rate, **reference_kwargs)
-    opt.train()
-    trajectory = {}
-    for step, g in enumerate(grads, start=1):
-        for p, x in zip(params, g):
-            p.grad = torch.tensor(x)
-        opt.step()
-        trajectory[step] = [p.detach().numpy().copy() for p in params]
+    made = []
+
+    def optimizer(params):
+        opt = make(params, lr=learning_rate, **reference_kwargs)
+        opt.train()
+        made.append((opt, params))
+        return opt
+
+    trajectory = trajectory_io.torch_trajectory(optimizer, steps)
+    opt, params = made[0]
     state = [
         {k: v.detach().numpy().copy() for k, v in opt.state[p].items()}
         for p in params

@@ -34,32 +34,34 @@ CASES = [
 ]
 
 
+def smallest_sign_argument(opt, params):
+    """Smallest |m| (|g| without momentum) over this step's elements."""
+    return min(
+        float(opt.state[p].get("momentum_buffer", p.grad).abs().min())
+        for p in params
+    )
+
+
 def trajectory(kwargs, learning_rate, steps, grad_seed=0, init_seed=1):
     """Weights after each step; also the smallest |sign argument| seen."""
-    params = [
-        torch.nn.Parameter(torch.tensor(x)) for x in problem.initial(init_seed)
-    ]
-    opt = pytorch_optimizer.SignSGD(
-        params,
-        lr=learning_rate,
-        weight_decouple=True,
-        foreach=False,
-        **kwargs,
+    # sign(0) = 0 would make round-off decide a step: the problem's
+    # gradients have no exact zeros.
+    for grads in problem.gradients(steps, grad_seed):
+        assert all(np.all(g != 0) for g in grads)
+    out, smallest = trajectory_io.torch_trajectory(
+        lambda params: pytorch_optimizer.SignSGD(
+            params,
+            lr=learning_rate,
+            weight_decouple=True,
+            foreach=False,
+            **kwargs,
+        ),
+        steps,
+        smallest_sign_argument,
+        grad_seed=grad_seed,
+        init_seed=init_seed,
     )
-    out = {0: [p.detach().numpy().copy() for p in params]}
-    smallest = np.inf
-    for step, grads in enumerate(problem.gradients(steps, grad_seed), 1):
-        for p, g in zip(params, grads):
-            # sign(0) = 0 would make round-off decide a step: the problem's
-            # gradients have no exact zeros.
-            assert np.all(g != 0)
-            p.grad = torch.tensor(g)
-        opt.step()
-        for p in params:
-            buf = opt.state[p].get("momentum_buffer", p.grad)
-            smallest = min(smallest, float(buf.abs().min()))
-        out[step] = [p.detach().numpy().copy() for p in params]
-    return out, smallest
+    return out, min(smallest.values())
 
 
 def main():

@@ -22,46 +22,28 @@ import optax
 import pytorch_optimizer
 import torch
 
-from tests.reference import problem, trajectory_io
+from tests.reference import trajectory_io
 
 SCRIPT = "tests/reference/generators/torch_family.py"
 # Steps 5 and 6 straddle the start of rectification for beta_2 = 0.999.
 CHECKPOINTS = [1, 2, 5, 6, 10, 30, 40]
 
 
-def torch_trajectory(make, steps, grad_seed=0, init_seed=1):
+def torch_trajectory(make, steps):
     """Weights after each step of the torch optimizer `make(params)`."""
-    params = [
-        torch.nn.Parameter(torch.tensor(x)) for x in problem.initial(init_seed)
-    ]
-    opt = make(params)
-    out = {0: [p.detach().numpy().copy() for p in params]}
-    for step, grads in enumerate(problem.gradients(steps, grad_seed), 1):
-        for p, g in zip(params, grads):
-            p.grad = torch.tensor(g)
-        opt.step()
-        out[step] = [p.detach().numpy().copy() for p in params]
-    return out, None
+    return trajectory_io.torch_trajectory(make, steps), None
 
 
-def optax_trajectory(tx, steps, grad_seed=0, init_seed=1, margin=None):
+def optax_trajectory(tx, steps, margin=None):
     """Weights after each step of the optax transformation `tx`.
 
     `margin(state, grads)`, if given, is the smallest distance from a
     branch point in this step; the smallest over all steps is returned.
     """
-    params = [jnp.asarray(x) for x in problem.initial(init_seed)]
-    state = tx.init(params)
-    out = {0: [np.asarray(p) for p in params]}
-    smallest = np.inf
-    for step, grads in enumerate(problem.gradients(steps, grad_seed), 1):
-        grads = [jnp.asarray(g) for g in grads]
-        if margin is not None:
-            smallest = min(smallest, margin(state, grads))
-        updates, state = tx.update(grads, state, params)
-        params = optax.apply_updates(params, updates)
-        out[step] = [np.asarray(p) for p in params]
-    return out, smallest
+    if margin is None:
+        return trajectory_io.optax_trajectory(tx, steps), None
+    out, margins = trajectory_io.optax_trajectory(tx, steps, margin)
+    return out, min(margins.values())
 
 
 def yogi_margin(state, grads):
@@ -334,13 +316,16 @@ def novograd_cases():
     ]
 
 
-# The zoo's changeable hyper-parameters are float64 variables, but (as of
-# this writing) they are created through keras.initializers.Constant, which
-# rounds the Python float to float32 first: beta_2 = 0.999 is stored as
-# 0.99900001287, so 1 - beta_2 is 1.3e-5 relative off. That is most of the
-# difference without weight decay (zoo_novograd defaults: 1.3e-6 measured,
-# 2.5e-7 with exact hyper-parameter values; zoo_radam, zoo_adabelief
-# defaults: 8.7e-8 and 1.3e-7, else 4.4e-8).
+# _HYPER (kept so that the stored files stay as written) is obsolete. When
+# these files were written, the zoo's float64 hyper-parameter variables were
+# created through keras.initializers.Constant, which rounds the Python float
+# to float32 first: beta_2 = 0.999 was stored as 0.99900001287, so
+# 1 - beta_2 was 1.3e-5 relative off, most of the difference without weight
+# decay (then measured: zoo_novograd defaults 1.3e-6, zoo_radam 8.7e-8,
+# zoo_adabelief 1.3e-7, zoo_yogi 4.8e-7). The variables are now assigned
+# the exact double (keras_optim_zoo/core/base.py), and replaying these
+# files gives (uncompiled / XLA) zoo_novograd defaults 2.5e-7 / 4.4e-8,
+# zoo_radam and zoo_adabelief defaults 4.4e-8, zoo_yogi defaults 0 / 8.7e-8.
 _DECAY = (
     "torch's decoupled decay multiplies by float32(1 - lr*wd), whose "
     "rounding changes the decay rate by 1.3e-5 (lr*wd = 0.002) and 4.7e-5 "
