@@ -57,6 +57,16 @@ _ADAM_DOC_MATH = r"""
     $\sqrt{v_t/(1-\beta_2^t)} + \epsilon$. The two agree when
     $\epsilon \ll \sqrt{v_t}$."""
 
+_ADAM_ARGS = r"""
+        beta_1: $\beta_1$ in `[0, 1)`. Defaults to `0.9`.
+        beta_2: $\beta_2$ in `[0, 1)`. Defaults to `0.999`.
+        epsilon: $\epsilon > 0$. Defaults to `1e-7`."""
+_LR_ARG = r"""
+        learning_rate: Float, schedule or callable ($\eta_t$). Defaults to
+            `0.001`."""
+_AMSGRAD_ARG = r"""
+        amsgrad: Bool, fixed. Use the AMSGrad maximum. Defaults to `False`."""
+
 
 @register("zoo_adam")
 class Adam(ZooOptimizer):
@@ -69,13 +79,11 @@ class Adam(ZooOptimizer):
     Matches `keras.optimizers.Adam` step for step, with the same arguments
     and defaults.
 
-    Args:
-        learning_rate: Float, schedule or callable ($\eta_t$). Defaults to
-            `0.001`.
-        beta_1: $\beta_1$ in `[0, 1)`. Defaults to `0.9`.
-        beta_2: $\beta_2$ in `[0, 1)`. Defaults to `0.999`.
-        epsilon: $\epsilon > 0$. Defaults to `1e-7`.
-        amsgrad: Bool, fixed. Use the AMSGrad maximum. Defaults to `False`.
+    Args:"""
+        + _LR_ARG
+        + _ADAM_ARGS
+        + _AMSGRAD_ARG
+        + r"""
 
     References:
         - Kingma & Ba, 2015. Adam: A method for stochastic optimization.
@@ -102,12 +110,10 @@ class AMSGrad(ZooOptimizer):
 
     Matches `keras.optimizers.Adam(amsgrad=True)` step for step.
 
-    Args:
-        learning_rate: Float, schedule or callable ($\eta_t$). Defaults to
-            `0.001`.
-        beta_1: $\beta_1$ in `[0, 1)`. Defaults to `0.9`.
-        beta_2: $\beta_2$ in `[0, 1)`. Defaults to `0.999`.
-        epsilon: $\epsilon > 0$. Defaults to `1e-7`.
+    Args:"""
+        + _LR_ARG
+        + _ADAM_ARGS
+        + r"""
 
     References:
         - Reddi, Kale & Kumar, 2018. On the convergence of Adam and beyond.
@@ -140,15 +146,14 @@ class AdamW(ZooOptimizer):
     and defaults; `exclude_from_weight_decay()` works as in Keras.
     `torch.optim.AdamW` applies the same $\eta_t \lambda$ decay.
 
-    Args:
-        learning_rate: Float, schedule or callable ($\eta_t$). Defaults to
-            `0.001`.
+    Args:"""
+        + _LR_ARG
+        + r"""
         weight_decay: $\lambda \ge 0$, changeable during training.
-            Defaults to `0.004`.
-        beta_1: $\beta_1$ in `[0, 1)`. Defaults to `0.9`.
-        beta_2: $\beta_2$ in `[0, 1)`. Defaults to `0.999`.
-        epsilon: $\epsilon > 0$. Defaults to `1e-7`.
-        amsgrad: Bool, fixed. Defaults to `False`.
+            Defaults to `0.004`."""
+        + _ADAM_ARGS
+        + _AMSGRAD_ARG
+        + r"""
 
     References:
         - Loshchilov & Hutter, 2019. Decoupled weight decay

@@ -1,23 +1,26 @@
 """LazyAdam: Adam that updates only the rows a sparse gradient touches."""
 
 from keras_optim_zoo.core import Slot, ZooOptimizer, register
-from keras_optim_zoo.optimizers.adam import _ADAM_HYPERPARAMETERS, _adam_rule
+from keras_optim_zoo.optimizers.adam import (
+    _ADAM_ARGS,
+    _ADAM_DOC_MATH,
+    _ADAM_HYPERPARAMETERS,
+    _AMSGRAD_ARG,
+    _LR_ARG,
+    _adam_rule,
+)
 
 
 @register("zoo_lazyadam")
 class LazyAdam(ZooOptimizer):
-    r"""LazyAdam: Adam with lazy (row-wise) updates for sparse gradients.
+    __doc__ = (
+        r"""LazyAdam: Adam with lazy (row-wise) updates for sparse gradients.
 
-    For a dense gradient this is Adam, in Keras's "epsilon hat" form:
-
-    $$ m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
-       v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2 $$
-    $$ \alpha_t = \eta_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}, \qquad
-       \theta_t = \theta_{t-1} - \frac{\alpha_t\, m_t}{\sqrt{\hat v_t}
-       + \epsilon} $$
-
-    with $\hat v_t = v_t$, or $\hat v_t = \max(\hat v_{t-1}, v_t)$ with
-    `amsgrad=True`. It matches `keras.optimizers.Adam` step for step.
+    For a dense gradient this is Adam, matching `keras.optimizers.Adam`
+    step for step:
+"""
+        + _ADAM_DOC_MATH
+        + r"""
 
     For an `tf.IndexedSlices` gradient (an `Embedding`'s, say) the rule
     runs on the touched rows only: the gradient rows of a repeated index
@@ -52,13 +55,11 @@ class LazyAdam(ZooOptimizer):
     Keras's base divides each gradient by the factor, which an
     `IndexedSlices` does not support (as for Keras's own optimizers).
 
-    Args:
-        learning_rate: Float, schedule or callable ($\eta_t$). Defaults to
-            `0.001`.
-        beta_1: $\beta_1$ in `[0, 1)`. Defaults to `0.9`.
-        beta_2: $\beta_2$ in `[0, 1)`. Defaults to `0.999`.
-        epsilon: $\epsilon > 0$. Defaults to `1e-7`.
-        amsgrad: Bool, fixed. Use the AMSGrad maximum. Defaults to `False`.
+    Args:"""
+        + _LR_ARG
+        + _ADAM_ARGS
+        + _AMSGRAD_ARG
+        + r"""
 
     References:
         - Kingma & Ba, 2015. Adam: A method for stochastic optimization.
@@ -66,6 +67,7 @@ class LazyAdam(ZooOptimizer):
         - TensorFlow Addons, `tfa.optimizers.LazyAdam` (and TF1's
           `tf.contrib.opt.LazyAdamOptimizer`).
     """
+    )
 
     hyperparameters = _ADAM_HYPERPARAMETERS
     slots = ("momentum", "velocity", Slot("velocity_hat", when="amsgrad"))
