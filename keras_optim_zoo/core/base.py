@@ -186,7 +186,13 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         supports_cautious: Whether the optimizer takes the shared
             `cautious` argument (a fixed bool, documented in its `Args`):
             the rule's step masked by `cautious_step`. For momentum-based
-            rules where the Cautious paper defines it.
+            rules where the Cautious paper defines it. A rule that applies
+            its own weight decay masks its update itself with
+            `cautious_update` when `hp.cautious` is set.
+        batch_size_scaling: How the learning rate should follow the batch
+            size when it changes (used by `tune`): `"linear"` for SGD-like
+            rules (Goyal et al., 2017), `"sqrt"` for adaptive ones (Malladi
+            et al., 2022). Defaults to `"sqrt"`.
         decoupled_weight_decay: Whether `weight_decay` is the base's
             `param -= param * weight_decay * lr` before the rule, for every
             variable not excluded from weight decay. `False`: the rule
@@ -209,6 +215,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
     sparse_updates = "dense"
     decoupled_weight_decay = True
     supports_cautious = False
+    batch_size_scaling = "sqrt"
     evaluation_rule = None
     registered_name = None
 
@@ -234,6 +241,11 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         cls.slots = tuple(
             s if isinstance(s, Slot) else Slot(s) for s in cls.slots
         )
+        if cls.batch_size_scaling not in ("linear", "sqrt"):
+            raise ValueError(
+                f"{cls.__name__}.batch_size_scaling must be 'linear' or "
+                f"'sqrt'; received {cls.batch_size_scaling!r}."
+            )
         if cls.sparse_updates not in ("dense", "lazy"):
             raise ValueError(
                 f"{cls.__name__}.sparse_updates must be 'dense' or 'lazy'; "
@@ -524,7 +536,10 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             and self._hyper_values["weight_decay"] is not None
         )
         slot_dtypes = {}
-        cautious = bool(self._hyper_values.get("cautious"))
+        # Rules that own their decay mask their update themselves.
+        cautious = bool(self._hyper_values.get("cautious")) and (
+            type(self).decoupled_weight_decay
+        )
 
         def body(param, slots, grad, scalars):
             dtype = param.dtype
@@ -899,37 +914,46 @@ def _signature(cls):
     return inspect.Signature(params)
 
 
-def cautious_step(param, new_param, grad):
-    r"""The cautious form of a step (Liang et al., 2024, Algorithm 1).
+def cautious_update(update, grad):
+    r"""The cautious form of an update (Liang et al., 2024, Algorithm 1).
 
-    With $u$ = `param - new_param` the rule's step (after the decoupled
-    weight decay, which stays unmasked), the components whose sign
-    disagrees with the gradient's are dropped and the rest rescaled by the
-    variable's size $d$ over the number kept plus one:
+    `update` $u$ is what the rule subtracts from the weights. The
+    components whose sign disagrees with the gradient's are dropped and the
+    rest rescaled by the variable's size $d$ over the number kept plus one:
 
     $$ \phi = \mathbb{1}[u \odot g > 0], \qquad
-       \theta \leftarrow \theta - \frac{d}{\lVert\phi\rVert_0 + 1}\,
-       \phi \odot u $$
+       u \leftarrow \frac{d}{\lVert\phi\rVert_0 + 1}\, \phi \odot u $$
 
     This is the paper's form, the authors' C-Lion and pytorch-optimizer's
     `apply_cautious` (4.1.0). The authors' later C-AdamW (and timm) divide
     by $\max(\lVert\phi\rVert_0 / d, 10^{-3})$ instead: $1 + 1/\lVert
     \phi\rVert_0$ times larger a step (twice as large for a one-element
     variable whose component is kept).
+
+    The base applies it to the whole step of a rule that leaves weight
+    decay to the base (`cautious_step`), so that decay stays unmasked, as
+    in the paper. A rule that applies its own decay
+    (`decoupled_weight_decay = False`) calls this on its update itself,
+    when `hp.cautious` is set.
     """
-    dtype = new_param.dtype
-    update = param - new_param
+    dtype = update.dtype
     mask = ops.cast(update * grad > 0, dtype)
     size = ops.cast(ops.size(mask), dtype)
-    return param - update * (mask * (size / (ops.sum(mask) + 1)))
+    return update * (mask * (size / (ops.sum(mask) + 1)))
+
+
+def cautious_step(param, new_param, grad):
+    """`param - cautious_update(param - new_param, grad)`: the rule's step
+    recovered from the weights (after the base's decay) and masked."""
+    return param - cautious_update(param - new_param, grad)
 
 
 _CAUTIOUS_ARG = """
         cautious: Bool, fixed. Take the cautious step (Liang et al., 2024):
             the update's components whose sign disagrees with the
             gradient's are dropped, the others rescaled by size / (kept +
-            1) (`keras_optim_zoo.core.base.cautious_step`). Defaults to
-            `False`."""
+            1) (`keras_optim_zoo.core.base.cautious_update`); weight decay
+            is not masked. Defaults to `False`."""
 
 
 def _with_cautious_arg(doc):
