@@ -58,6 +58,7 @@ class ASGD(ZooOptimizer):
     """
 
     default_learning_rate = 0.01
+    batch_size_scaling = "linear"
     hyperparameters = {
         "lambd": Hyper(1e-4, low=0.0),
         "alpha": Hyper(0.75, low=0.0),

@@ -81,6 +81,7 @@ class LARS(ZooOptimizer):
     """
 
     default_learning_rate = 1.0
+    batch_size_scaling = "linear"
     hyperparameters = {
         "momentum": fraction(0.9),
         "nesterov": Hyper(False),

@@ -261,6 +261,7 @@ class ScheduleFreeSGD(ZooOptimizer):
     """
 
     default_learning_rate = 1.0
+    batch_size_scaling = "linear"
     hyperparameters = {
         "momentum": _open_fraction(0.9),
         **_WEIGHTING_HYPERPARAMETERS,

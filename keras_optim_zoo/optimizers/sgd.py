@@ -56,6 +56,7 @@ class SGD(ZooOptimizer):
     """
 
     default_learning_rate = 0.01
+    batch_size_scaling = "linear"
     hyperparameters = {
         "momentum": fraction(0.0),
         "nesterov": Hyper(False),
@@ -87,6 +88,7 @@ class Momentum(ZooOptimizer):
     """
 
     default_learning_rate = 0.01
+    batch_size_scaling = "linear"
     hyperparameters = {"momentum": fraction(0.9)}
     slots = (Slot("momentum", when="momentum"),)
     keras_equivalent = ("SGD", {"nesterov": False})
