@@ -175,7 +175,12 @@ def test_changed_hyperparameter_takes_effect(optimizer_class, optimizer_name):
     optimizer state after (a growing learning rate, so that weightings by
     the largest learning rate so far matter too)."""
     grads = problem.gradients(10)
-    lr = keras.optimizers.schedules.ExponentialDecay(0.002, 2, 1.5)
+    # Learning-rate-free optimizers (default rate 1: a multiplier of their
+    # estimate d, which starts at 1e-6) take steps of ~1e-9 at 0.002, too
+    # small for float32 weights to show a changed weight decay.
+    default = optimizer_class.default_learning_rate
+    start = 0.002 if default < 1 else 2 * default
+    lr = keras.optimizers.schedules.ExponentialDecay(start, 2, 1.5)
 
     def run(key=None):
         opt = keras_optim_zoo.get(

@@ -259,6 +259,20 @@ def test_logger_with_a_schedule_and_a_loss_scale_optimizer(tmp_path):
     history = _fit(model, 1, [callbacks.LearningRateLogger()])
     assert history.history["learning_rate"] == [f32(schedule(3))]
     assert history.history["beta_1"] == [0.9]
+    assert "d" not in history.history
+
+
+def test_logger_logs_the_estimate_of_a_learning_rate_free_optimizer():
+    batches = BatchLogs()
+    optimizer = keras_optim_zoo.get("zoo_prodigy", learning_rate=0.5, d0=1e-3)
+    model = _model(optimizer)
+    history = _fit(model, 2, [callbacks.LearningRateLogger(), batches])
+    assert history.history["d"][-1] == optimizer.d > 1e-3  # it grew
+    assert [b["d"] for b in batches.logs][-1] == optimizer.d
+    np.testing.assert_allclose(
+        history.history["effective_learning_rate"],
+        np.array(history.history["d"]) * 0.5,
+    )
 
 
 # ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Puts the learning rate (and momentum) into the logs.
+"""Puts the learning rate (and momentum, and a step-size estimate) into
+the logs.
 
 Registered as `"zoo_learning_rate_logger"`.
 """
@@ -13,6 +14,9 @@ from keras_optim_zoo.core.registry import register
 
 #: Hyper-parameters logged next to the learning rate, where present.
 LOGGED_HYPERPARAMETERS = ("momentum", "beta_1")
+#: Read-only step-size estimates logged where the optimizer has them (the
+#: learning-rate-free optimizers, `zoo_prodigy` and `zoo_dadapt_adamw`).
+LOGGED_ESTIMATES = ("d", "effective_learning_rate")
 
 
 @register("zoo_learning_rate_logger")
@@ -22,8 +26,11 @@ class LearningRateLogger(_common.ConfigMixin, keras.callbacks.Callback):
     After every training batch and every epoch, adds to the logs the
     learning rate used by the optimizer's most recent update, and the
     current `momentum` and `beta_1` where the optimizer has them (as a
-    number or a variable, zoo and Keras optimizers alike). `History`,
-    `CSVLogger`, `TensorBoard` and the progress bar then show them.
+    number or a variable, zoo and Keras optimizers alike). For an
+    optimizer with attributes `d` and `effective_learning_rate` (a
+    learning-rate-free one: its estimated step size after the update, and
+    `d` times the learning rate), those too. `History`, `CSVLogger`,
+    `TensorBoard` and the progress bar then show them.
 
     Keras records the learning rate only from `ReduceLROnPlateau` and
     `LearningRateScheduler`, at epoch ends, and not at all when the
@@ -63,7 +70,7 @@ class LearningRateLogger(_common.ConfigMixin, keras.callbacks.Callback):
         """`{"learning_rate": float, ...}` for the model's optimizer now."""
         optimizer = _common.model_optimizer(self)
         found = {"learning_rate": _common.applied_learning_rate(optimizer)}
-        for name in LOGGED_HYPERPARAMETERS:
+        for name in LOGGED_HYPERPARAMETERS + LOGGED_ESTIMATES:
             value = getattr(optimizer, name, None)
             if isinstance(value, keras.Variable) or (
                 isinstance(value, numbers.Real) and not isinstance(value, bool)
