@@ -10,10 +10,14 @@ the offline TFDS datasets, needs tensorflow-datasets and is imported on its
 own.)
 """
 
-from keras_optim_zoo import callbacks, core, optimizers, schedules
-from keras_optim_zoo.core import registry as _registry
-from keras_optim_zoo.core.base import ZooOptimizer
-from keras_optim_zoo.optimizers import *  # noqa: F401,F403
+from keras_optim_zoo import _quiet
+
+_quiet.on_package_import()  # `python -m keras_optim_zoo`: no TF start-up log
+
+from keras_optim_zoo import callbacks, core, optimizers, schedules  # noqa: E402
+from keras_optim_zoo.core import registry as _registry  # noqa: E402
+from keras_optim_zoo.core.base import ZooOptimizer  # noqa: E402
+from keras_optim_zoo.optimizers import *  # noqa: E402,F401,F403
 
 __version__ = "0.1.0"
 

@@ -1,17 +1,18 @@
-"""Command line: `python -m keras_optim_zoo {compare,paths,plot-schedule}`.
+"""Command line: `python -m keras_optim_zoo <command> [options]`.
 
-- `compare`: train one model under several optimizers and seeds; table,
-  JSON with per-step curves, Markdown, and a PNG of the curves.
-- `paths`: optimizer paths on 2-D test surfaces (PNG, optionally GIF).
-- `plot-schedule`: a learning-rate schedule over N steps, as a PNG.
-
-Each subcommand has `--help`.
+Run it without arguments (or with `--help`) for the list of commands; each
+command has `--help`. The commands are quiet: TensorFlow's start-up log
+lines, TFDS progress bars and library warnings are held back
+(`keras_optim_zoo._quiet`); `--verbose` shows them.
 """
 
 import argparse
 import json
+import math
 import os
 import sys
+
+from keras_optim_zoo import _quiet
 
 DEMO_OPTIMIZERS = [
     "zoo_sgd:learning_rate=0.1",
@@ -30,6 +31,16 @@ _CONFIG_HELP = (
     '0.01, "warmup_steps": 100, "decay_steps": 1200}}}}\''
 )
 
+_VERBOSE_HELP = (
+    "show TensorFlow's own log lines (C++ start-up notices, XLA), TFDS "
+    "progress bars and library warnings, which are hidden by default"
+)
+
+
+def add_verbose_option(parser):
+    """Adds `--verbose` (see `keras_optim_zoo._quiet`) to a parser."""
+    parser.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
+
 
 def _parsed_or_exit(parser, parse, text):
     """`parse(text)`, or argparse's usage and the error, exit status 2."""
@@ -40,14 +51,28 @@ def _parsed_or_exit(parser, parse, text):
         parser.error(f"{text!r}: {message}")
 
 
+def _finite_or_none(value):
+    """JSON without NaN/Infinity: non-finite floats become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
 def _compare(argv):
+    """Train one model under several optimizers and seeds; table and plots."""
     parser = argparse.ArgumentParser(
         prog="python -m keras_optim_zoo compare",
         description=(
             "Train the same model (same initial weights, same data order) "
             "under several optimizers and seeds; print a table and write "
             "results.json (per-epoch and per-step curves), results.md and "
-            "a PNG of the curves (loss, accuracy, learning rate applied)."
+            "a PNG of the curves (loss, accuracy, learning rate applied). "
+            "The model and the data may be your own: --model "
+            "mypkg.models:build --data mypkg.data:load."
         ),
     )
     parser.add_argument(
@@ -66,10 +91,30 @@ def _compare(argv):
         "decay_steps=1200 (one epoch is ceil(examples / batch size) steps)",
     )
     parser.add_argument(
+        "--model",
+        default="mlp",
+        help="a built-in (mlp: the MNIST-1D paper's MLP; cnn: a small CNN "
+        "for 8x8 images; cnn1d: the MNIST-1D paper's 1-D CNN), "
+        "module:function or path/to/file.py:function (returns a "
+        "keras.Model, compiled or not; takes no arguments or (input_shape, "
+        "num_outputs)), or a saved path/to/model.keras (default: mlp)",
+    )
+    parser.add_argument(
+        "--keep-weights",
+        action="store_true",
+        help="with a .keras model: start every run from its saved weights "
+        "(default: re-drawn per seed by its layers' initializers)",
+    )
+    parser.add_argument(
+        "--data",
         "--dataset",
+        dest="data",
         default="mnist1d",
-        help="TFDS dataset with supervised (x, y); mnist1d and digits8x8 "
-        "are built offline (default: mnist1d)",
+        help="a TFDS dataset with supervised (x, y), train and test (or "
+        "validation) splits (mnist1d and digits8x8 are built offline), or "
+        "module:function / path/to/file.py:function returning (train, "
+        "val): NumPy (x, y) arrays or tf.data datasets of (x, y) "
+        "(default: mnist1d)",
     )
     parser.add_argument(
         "--data-dir",
@@ -77,10 +122,26 @@ def _compare(argv):
         help="TFDS data directory (default: $TFDS_DATA_DIR "
         "or ~/tensorflow_datasets)",
     )
+    parser.add_argument(
+        "--loss",
+        default=None,
+        help="loss for every run: a keras.losses name (mse, huber, "
+        "sparse_categorical_crossentropy; cross-entropies infer "
+        "from_logits from the model), name:key=value,... or a JSON config "
+        "(default: the model's own compile, else cross-entropy for "
+        "integer labels and mean squared error for float targets)",
+    )
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        default=None,
+        help="metrics for every run, keras.metrics names (default: the "
+        "model's own, else accuracy for classification and mae for "
+        "regression); the table has a column pair for each",
+    )
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--model", default="mlp", help="(default: mlp)")
     parser.add_argument(
         "--train-examples",
         type=int,
@@ -98,12 +159,15 @@ def _compare(argv):
         action="store_true",
         help="show Keras progress bars for every epoch",
     )
+    add_verbose_option(parser)
     args = parser.parse_args(argv)
+    _quiet.apply(args.verbose)
 
-    from keras_optim_zoo import compare, data
-    from keras_optim_zoo.compare import plots
+    from keras_optim_zoo import compare
+    from keras_optim_zoo.compare import plots, sources
 
-    # Bad configurations fail here, with argparse's usage, not mid-run.
+    # Bad configurations, models and data fail here, with argparse's
+    # usage, not mid-run.
     for text in args.optimizers:
         _parsed_or_exit(parser, compare.parse_config, text)
     schedule = None
@@ -111,21 +175,30 @@ def _compare(argv):
         schedule = _parsed_or_exit(
             parser, compare.parse_schedule, args.schedule
         )
-    print(f"Loading {args.dataset} through tfds.load ...", flush=True)
-    train = data.as_arrays(args.dataset, "train", args.data_dir)
-    test = data.as_arrays(args.dataset, "test", args.data_dir)
-    if args.train_examples:
-        train = tuple(a[: args.train_examples] for a in train)
+    try:
+        source = sources.resolve_model(
+            args.model,
+            keep_weights=args.keep_weights,
+            loss=args.loss,
+            metrics=args.metrics,
+        )
+    except (sources.SourceError, ValueError) as error:
+        parser.error(str(error))
+    data = _load_data(parser, args, sources)
+    try:
+        parameters = source.check(data)
+    except sources.SourceError as error:
+        parser.error(str(error))
     print(
-        f"{len(train[0])} training and {len(test[0])} validation examples;"
-        f" model {args.model}; {args.epochs} epochs of batch "
-        f"{args.batch_size}; seeds {args.seeds}",
+        f"{data.describe()}; model {source.label}, {parameters:,} "
+        f"parameters; {args.epochs} epochs of batch {args.batch_size}; "
+        f"seeds {args.seeds}",
         flush=True,
     )
     results = compare.compare(
         args.optimizers,
-        (train, test),
-        model=args.model,
+        data,
+        model=source,
         seeds=args.seeds,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -137,21 +210,71 @@ def _compare(argv):
     print(compare.format_table(results))
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"args": vars(args), "results": results}, f)
+        json.dump(
+            _finite_or_none({"args": vars(args), "results": results}),
+            f,
+            allow_nan=False,
+        )
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(compare.format_table(results, markdown=True) + "\n")
-    png = os.path.join(args.out, "compare.png")
-    plots.plot_comparison(
-        results,
-        png,
-        title=f"{args.dataset}, {args.model}, batch {args.batch_size}, "
-        f"seeds {args.seeds} (mean ± std)",
-    )
-    print(f"\nwrote {args.out}/results.json, results.md and compare.png")
+    written = "results.json, results.md"
+    try:
+        plots.plot_comparison(
+            results,
+            os.path.join(args.out, "compare.png"),
+            title=f"{args.data}, {args.model}, batch {args.batch_size}, "
+            f"seeds {args.seeds} (mean ± std)",
+        )
+        written += " and compare.png"
+    except KeyError:  # a figure that draws accuracy only, runs without it
+        if all("accuracy" in r["metrics"] for r in results):
+            raise
+        metrics = ", ".join(results[0]["metrics"]) or "no metrics"
+        written += (
+            " (no compare.png: its panels draw accuracy; these runs have "
+            f"{metrics})"
+        )
+    print(f"\nwrote {args.out}/{written}")
     return 0
 
 
+def _load_data(parser, args, sources):
+    """`sources.resolve_data` for the command line, with our own lines."""
+    import tensorflow_datasets as tfds
+
+    from keras_optim_zoo import data as zoo_data
+
+    spec = args.data
+    if sources.is_callable_spec(spec):
+        print(f"Loading data from {spec} ...", flush=True)
+    else:
+        first_use = ""
+        try:
+            builder = tfds.builder(
+                spec, data_dir=zoo_data.default_data_dir(args.data_dir)
+            )
+            if not builder.is_prepared():
+                first_use = f" (first use: preparing it in {builder.data_dir})"
+        except Exception:  # resolve_data below reports it
+            pass
+        print(f"Loading {spec} through tfds.load{first_use} ...", flush=True)
+    try:
+        with _quiet.library_output(args.verbose):
+            return sources.resolve_data(
+                spec, args.data_dir, train_examples=args.train_examples
+            )
+    except zoo_data.DatasetUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except (
+        sources.SourceError,
+        tfds.core.registered.DatasetNotFoundError,
+    ) as error:
+        parser.error(str(error))
+
+
 def _paths(argv):
+    """Optimizer paths on 2-D test surfaces, as a PNG (optionally a GIF)."""
     from keras_optim_zoo.compare import paths
 
     parser = argparse.ArgumentParser(
@@ -192,7 +315,9 @@ def _paths(argv):
         help="also write an animated GIF of the first surface to this file",
     )
     parser.add_argument("--gif-frames", type=int, default=60)
+    add_verbose_option(parser)
     args = parser.parse_args(argv)
+    _quiet.apply(args.verbose)
 
     from keras_optim_zoo import compare
 
@@ -220,6 +345,7 @@ def _paths(argv):
 
 
 def _plot_schedule(argv):
+    """A learning-rate schedule over N steps, as a PNG."""
     parser = argparse.ArgumentParser(
         prog="python -m keras_optim_zoo plot-schedule",
         description="Plot a learning-rate schedule over N steps to a PNG.",
@@ -232,7 +358,9 @@ def _plot_schedule(argv):
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--out", required=True, help="output .png file")
     parser.add_argument("--log", action="store_true", help="logarithmic y axis")
+    add_verbose_option(parser)
     args = parser.parse_args(argv)
+    _quiet.apply(args.verbose)
 
     from keras_optim_zoo import compare
     from keras_optim_zoo.compare import paths
@@ -247,21 +375,62 @@ def _plot_schedule(argv):
     return 0
 
 
+def _tune(argv):
+    """Tune each optimizer on your model and data (Optuna), rank them."""
+    from keras_optim_zoo.tune import cli
+
+    return cli.main(argv)
+
+
 COMMANDS = {
     "compare": _compare,
+    "tune": _tune,
     "paths": _paths,
     "plot-schedule": _plot_schedule,
 }
+"""Subcommands: name -> `function(argv) -> exit status`. The first line of
+each function's docstring is its line in the top-level help."""
+
+
+def usage():
+    """The top-level help: the commands, one line each."""
+    width = max(map(len, COMMANDS)) + 2
+    lines = [
+        f"usage: python -m keras_optim_zoo {{{','.join(COMMANDS)}}} "
+        "[options] [--verbose]",
+        "",
+        "XLA-compiled optimizers for Keras 3, and tools to compare and "
+        "choose them.",
+        "",
+        "commands:",
+    ]
+    for name, function in COMMANDS.items():
+        summary = (function.__doc__ or "").strip().splitlines()
+        lines.append(f"  {name:{width}}{summary[0] if summary else ''}")
+    lines += [
+        "",
+        "Each command has --help (python -m keras_optim_zoo compare --help).",
+        "--verbose shows TensorFlow's own log lines, hidden by default.",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv=None):
-    """Runs a subcommand; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else argv
+    """Runs a subcommand; returns the exit status.
+
+    No arguments: the help, status 2. `--help`: the help, status 0. An
+    unknown command: the help, status 2.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--verbose":  # also accepted before the command
+        argv = argv[1:] + ["--verbose"]
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
     if not argv or argv[0] not in COMMANDS:
-        print(
-            "usage: python -m keras_optim_zoo {compare,paths,plot-schedule}"
-            " [--help]"
-        )
+        print(usage())
+        if argv:
+            print(f"\nerror: unknown command {argv[0]!r}")
         return 2
     return COMMANDS[argv[0]](argv[1:])
 

@@ -262,7 +262,7 @@ def test_plot_schedule_accepts_json_and_log_axis(tmp_path):
 
 def test_unknown_command_prints_usage(capsys):
     assert cli.main(["nope"]) == 2
-    assert "compare,paths,plot-schedule" in capsys.readouterr().out
+    assert "compare,tune,paths,plot-schedule" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

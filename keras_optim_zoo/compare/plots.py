@@ -46,10 +46,11 @@ def plot_comparison(results, path, *, title=None, smoothing=None):
     """Writes a 2 x 2 PNG of a comparison's curves to `path`.
 
     Panels: training loss per step (moving average, `smoothing` steps) with
-    validation loss at each epoch end; validation accuracy (and training
-    accuracy, dashed) per epoch; the learning rate applied at each step;
-    and the validation loss alone. Each curve is the mean over seeds with a
-    band of +- one standard deviation.
+    validation loss at each epoch end; the first metric of the runs
+    (accuracy for classification, mae for regression) on validation (and
+    training, dotted) data per epoch; the learning rate applied at each
+    step; and the validation loss alone. Each curve is the mean over seeds
+    with a band of +- one standard deviation.
 
     Args:
         results: What `compare.compare` returns.
@@ -65,6 +66,9 @@ def plot_comparison(results, path, *, title=None, smoothing=None):
     axes = fig.subplots(2, 2)
     loss_ax, acc_ax, lr_ax, val_ax = axes.ravel()
     colors = [f"C{i}" for i in range(10)]
+    metric = "accuracy"  # the first metric of the runs, if they have one
+    if results and results[0].get("metrics"):
+        metric = results[0]["metrics"][0]
     lr_positive = True
     for i, result in enumerate(results):
         color = colors[i % len(colors)]
@@ -100,11 +104,11 @@ def plot_comparison(results, path, *, title=None, smoothing=None):
         _band(
             acc_ax,
             epoch_steps,
-            [r["history"]["val_accuracy"] for r in runs],
+            [r["history"][f"val_{metric}"] for r in runs],
             color,
             label,
         )
-        train_acc = np.mean([r["history"]["accuracy"] for r in runs], axis=0)
+        train_acc = np.mean([r["history"][metric] for r in runs], axis=0)
         acc_ax.plot(epoch_steps, train_acc, color=color, ls=":", lw=1)
         lr = np.asarray([r["steps"]["learning_rate"] for r in runs])
         lr_positive &= bool((lr > 0).all())
@@ -114,10 +118,11 @@ def plot_comparison(results, path, *, title=None, smoothing=None):
         xlabel="step",
         ylabel="loss",
     )
+    spoken = metric.replace("_", " ")
     acc_ax.set(
-        title="validation accuracy (solid) and training accuracy (dotted)",
+        title=f"validation {spoken} (solid) and training {spoken} (dotted)",
         xlabel="step",
-        ylabel="accuracy",
+        ylabel=spoken,
     )
     lr_ax.set(title="learning rate applied", xlabel="step", ylabel="rate")
     if lr_positive:

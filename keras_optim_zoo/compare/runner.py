@@ -6,11 +6,19 @@ optimizer differs.
 
 Every run records, per training step, the training loss of that batch and
 the learning rate the optimizer applied to it (`StepRecorder`), and per
-epoch the training and validation loss and accuracy.
+epoch the training and validation loss and the model's metrics (accuracy
+for classification, mean absolute error for regression, or the model's
+own).
+
+The model and the data come from `sources` (built-in models, your own
+`module:function` or `.keras` file; TFDS names, your own data function,
+NumPy arrays or `tf.data` datasets). `train_run` is one run, reused by
+`tune` for each trial.
 """
 
 import ast
 import json
+import math
 import statistics
 import time
 
@@ -20,17 +28,9 @@ import tensorflow as tf
 
 import keras_optim_zoo
 from keras_optim_zoo import schedules
-
-
-def _mlp(input_shape, classes, hidden=(100, 100)):
-    # The MNIST-1D paper's MLP: two hidden ReLU layers of 100 units.
-    layers = [keras.Input(input_shape), keras.layers.Flatten()]
-    layers += [keras.layers.Dense(h, activation="relu") for h in hidden]
-    layers.append(keras.layers.Dense(classes))
-    return keras.Sequential(layers)
-
-
-MODELS = {"mlp": _mlp}
+from keras_optim_zoo.callbacks.evaluation import SwapEvaluationWeights
+from keras_optim_zoo.compare import sources
+from keras_optim_zoo.compare.models import BUILTIN as MODELS  # noqa: F401
 
 
 def split_arguments(text):
@@ -205,56 +205,148 @@ class StepRecorder(keras.callbacks.Callback):
         self._seen, self._total = seen, total
 
 
-def _one_run(
+def train_run(
     identifier,
     overrides,
     data,
-    model_fn,
+    model_source,
     seed,
     epochs,
     batch_size,
-    verbose,
+    *,
+    on_epoch_end=None,
+    verbose=0,
 ):
-    (x, y), (x_val, y_val) = data
-    keras.utils.set_random_seed(seed)
-    model = model_fn(x.shape[1:], int(max(y.max(), y_val.max())) + 1)
-    optimizer = keras_optim_zoo.get(identifier, **overrides)
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+    """One training run: a fresh model, one optimizer, one seed.
+
+    Clears the Keras session, sets the seed, builds the model (so its
+    initial weights depend on the seed only), then trains epoch by epoch
+    on the examples in the order `np.random.default_rng(seed)` gives (the
+    same for every optimizer), validating after each epoch.
+
+    Optimizers with an evaluation point (schedule-free, ASGD) are
+    validated there (`SwapEvaluationWeights`), as their authors evaluate
+    them; the training weights are put back after each validation.
+
+    Training stops at the first epoch whose training loss (any batch) or
+    validation loss is NaN or infinite: the run is returned with
+    `diverged=True` instead of raising.
+
+    Args:
+        identifier: Optimizer name or config dict (`keras_optim_zoo.get`).
+        overrides: Keyword arguments for the optimizer (a dict).
+        data: A `sources.Data`, or anything `sources.resolve_data` takes
+            (e.g. `((x, y), (x_val, y_val))`).
+        model_source: A `sources.ModelSource`, or anything
+            `sources.resolve_model` takes (e.g. `"mlp"`).
+        seed: Seed of the initial weights and of the data order.
+        epochs: Epochs to train at most.
+        batch_size: Examples per step.
+        on_epoch_end: Optional `f(epoch, history)`, called after each
+            finished epoch (0-based) with the history so far (a dict of
+            lists, as in the returned record); it may raise to stop the
+            run (pruning), and the exception propagates.
+        verbose: Keras `fit` verbosity.
+
+    Returns:
+        A dict: `seed`; `history` (per epoch: `loss`, each metric, and
+        their `val_` values); `steps` (per step: `loss`, `learning_rate`);
+        `metrics` (the metric names, without `loss`); `epochs` (finished);
+        `diverged`; `wall_s` (training and validation time); and
+        `final_val_<m>` / `best_val_<m>` for each metric and the loss
+        (best: the highest for accuracy-like metrics, the lowest for
+        losses and errors, over the finite values).
+    """
+    if not isinstance(data, sources.Data):
+        data = sources.resolve_data(data)
+    if not isinstance(model_source, sources.ModelSource):
+        model_source = sources.resolve_model(model_source)
+    keras.backend.clear_session()
+    model = model_source.build(
+        data.input_shape, data.task.num_outputs, seed, sample=data.sample()
     )
+    optimizer = keras_optim_zoo.get(identifier, **dict(overrides or {}))
+    model_source.compile(model, optimizer, data.task)
     order = np.random.default_rng(seed)
-    history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
-    recorder = StepRecorder(len(x), batch_size)
+    recorder = StepRecorder(data.num_train, batch_size)
+    callbacks = [recorder, _StopWhenNotFinite()]
+    if getattr(optimizer, "has_evaluation_point", False):
+        # Schedule-free and ASGD are validated at their evaluation point
+        # (the average), as their authors evaluate them; training runs on.
+        callbacks.append(SwapEvaluationWeights())
+    validation = data.validation_data(batch_size)
+    history, names, diverged = {}, None, False
     start = time.perf_counter()
-    for _ in range(epochs):
-        perm = order.permutation(len(x))  # the same for every optimizer
+    for epoch in range(epochs):
+        seen = len(recorder.loss)
         h = model.fit(
-            x[perm],
-            y[perm],
-            batch_size=batch_size,
+            **data.fit_arguments(order, batch_size),
             epochs=1,
-            shuffle=False,
-            validation_data=(x_val, y_val),
-            callbacks=[recorder],
+            validation_data=validation,
+            callbacks=callbacks,
             verbose=verbose,
         )
+        if names is None:
+            names = _metric_names(model, h.history)
+            history = {
+                key: []
+                for key in ["loss", *names, "val_loss"]
+                + [f"val_{m}" for m in names]
+            }
         for key in history:
-            history[key].append(float(h.history[key][0]))
-    return {
+            history[key].append(float(h.history.get(key, [math.nan])[0]))
+        diverged = not (
+            all(math.isfinite(v) for v in recorder.loss[seen:])
+            and math.isfinite(history["loss"][-1])
+            and math.isfinite(history["val_loss"][-1])
+        )
+        if diverged:
+            break
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, {k: list(v) for k, v in history.items()})
+    wall_s = time.perf_counter() - start
+    record = {
         "seed": seed,
         "history": history,
         "steps": {
             "loss": recorder.loss,
             "learning_rate": recorder.learning_rate,
         },
-        "wall_s": time.perf_counter() - start,
-        "final_val_accuracy": history["val_accuracy"][-1],
-        "best_val_accuracy": max(history["val_accuracy"]),
-        "final_val_loss": history["val_loss"][-1],
-        "best_val_loss": min(history["val_loss"]),
+        "metrics": list(names or []),
+        "epochs": len(history.get("loss", [])),
+        "diverged": diverged,
+        "wall_s": wall_s,
     }
+    for name in [*(names or []), "loss"]:
+        values = history.get(f"val_{name}", [])
+        finite = [v for v in values if math.isfinite(v)]
+        pick = min if sources.metric_direction(name) == "min" else max
+        record[f"final_val_{name}"] = values[-1] if values else math.nan
+        record[f"best_val_{name}"] = pick(finite) if finite else math.nan
+    return record
+
+
+class _StopWhenNotFinite(keras.callbacks.Callback):
+    """`TerminateOnNaN` (NaN or infinite batch loss), without its print."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.model.stop_training = True
+
+
+def _metric_names(model, logs):
+    """The metric names of `logs`, in the order the model compiled them."""
+    keys = [k for k in logs if not k.startswith("val_") and k != "loss"]
+    keys = [k for k in keys if k != "learning_rate"]
+    order = []
+    try:
+        for metric in model._compile_metrics.metrics:  # compile order
+            if metric.name in keys and metric.name not in order:
+                order.append(metric.name)
+    except (AttributeError, TypeError):
+        pass
+    return order + [k for k in keys if k not in order]
 
 
 def compare(
@@ -268,14 +360,29 @@ def compare(
     schedule=None,
     verbose=0,
     progress=print,
+    loss=None,
+    metrics=None,
+    keep_weights=False,
+    data_dir=None,
+    train_examples=None,
 ):
     """Trains `model` once per configuration and seed.
 
+    Everything is checked before the first run: the configurations, the
+    data (labels, lengths), and the model (built once: it must be a
+    `keras.Model` whose outputs fit the labels).
+
     Args:
         configs: Strings as `parse_config` takes them.
-        data: `((x_train, y_train), (x_val, y_val))` NumPy arrays, integer
-            labels.
-        model: A key of `MODELS`.
+        data: What `sources.resolve_data` takes: `((x, y), (x_val,
+            y_val))` NumPy arrays, `(train_ds, val_ds)` `tf.data`
+            datasets, a TFDS name, `module:function`,
+            `path/to/file.py:function`, a callable, or a `sources.Data`.
+        model: What `sources.resolve_model` takes: a built-in name
+            (`"mlp"`, `"cnn"`, `"cnn1d"`), `module:function`,
+            `path/to/file.py:function`, `path/to/model.keras`, a callable,
+            a `keras.Model` or a `sources.ModelSource`. Defaults to
+            `"mlp"`.
         seeds: Seeds; each gives its own initial weights and data order,
             shared by all configurations.
         epochs: Epochs per run.
@@ -286,12 +393,17 @@ def compare(
             it. Defaults to `None` (each configuration's own rate).
         verbose: Keras `fit` verbosity (1 shows progress bars).
         progress: Called with a line of text after each run.
+        loss, metrics, keep_weights: Passed to `sources.resolve_model`.
+        data_dir, train_examples: Passed to `sources.resolve_data`.
 
     Returns:
-        A list of `{"label", "runs", "summary"}` dicts, one per config.
-        Each run has `history` (per epoch: `loss`, `accuracy`, `val_loss`,
-        `val_accuracy`), `steps` (per step: `loss`, `learning_rate`),
-        `wall_s`, and the final and best validation metrics.
+        A list of `{"label", "metrics", "steps_per_epoch", "runs",
+        "diverged", "summary"}` dicts, one per config. Each run is what
+        `train_run` returns; a diverged run's history and steps are padded
+        with NaN to the full length, so a configuration's curves stay
+        aligned. `summary` holds the mean and standard deviation over the
+        runs that did not diverge of `final_val_<m>`, `best_val_<m>` (each
+        metric, then the loss) and `wall_s`; `diverged` counts the others.
     """
     parsed = [parse_config(c) for c in configs]
     if isinstance(schedule, str):
@@ -299,6 +411,11 @@ def compare(
         schedule = parse_schedule(schedule)
     elif schedule is not None:
         schedule_label = describe(keras.saving.serialize_keras_object(schedule))
+    data = sources.resolve_data(data, data_dir, train_examples=train_examples)
+    source = sources.resolve_model(
+        model, keep_weights=keep_weights, loss=loss, metrics=metrics
+    )
+    source.check(data)
     results = []
     for label, identifier, overrides in parsed:
         if schedule is not None:
@@ -306,82 +423,140 @@ def compare(
             label += " @ " + schedule_label
         runs = []
         for seed in seeds:
-            run = _one_run(
+            run = train_run(
                 identifier,
                 overrides,
                 data,
-                MODELS[model],
+                source,
                 seed,
                 epochs,
                 batch_size,
-                verbose,
+                verbose=verbose,
             )
             runs.append(run)
-            progress(
-                f"{label:40} seed {seed}: val accuracy "
-                f"{run['final_val_accuracy']:.3f} "
-                f"(best {run['best_val_accuracy']:.3f}) in "
-                f"{run['wall_s']:.1f} s"
-            )
+            progress(_run_line(label, run))
+        steps_per_epoch = -(-data.num_train // batch_size)
+        for run in runs:
+            _pad(run, epochs, epochs * steps_per_epoch)
+        names = runs[0]["metrics"]
         results.append(
             {
                 "label": label,
-                "steps_per_epoch": -(-len(data[0][0]) // batch_size),
+                "metrics": names,
+                "steps_per_epoch": steps_per_epoch,
                 "runs": runs,
-                "summary": _summary(runs),
+                "diverged": sum(r["diverged"] for r in runs),
+                "summary": _summary(runs, names),
             }
         )
     return results
 
 
-def _summary(runs):
+def _run_line(label, run):
+    head = f"{label:40} seed {run['seed']}: "
+    if run["diverged"]:
+        return (
+            head + f"diverged in epoch {run['epochs']} (step "
+            f"{len(run['steps']['loss'])}: loss not finite) after "
+            f"{run['wall_s']:.1f} s"
+        )
+    name = (run["metrics"] or ["loss"])[0]
+    return (
+        head + f"val {_spoken(name)} {run[f'final_val_{name}']:.3f} "
+        f"(best {run[f'best_val_{name}']:.3f}) in {run['wall_s']:.1f} s"
+    )
+
+
+def _spoken(name):
+    return name.replace("_", " ")
+
+
+def _pad(run, epochs, steps):
+    for values in run["history"].values():
+        values.extend([math.nan] * (epochs - len(values)))
+    for values in run["steps"].values():
+        values.extend([math.nan] * (steps - len(values)))
+
+
+def _summary(runs, names):
+    kept = [r for r in runs if not r["diverged"]]
     out = {}
-    for key in (
-        "final_val_accuracy",
-        "best_val_accuracy",
-        "final_val_loss",
-        "best_val_loss",
-        "wall_s",
-    ):
-        values = [r[key] for r in runs]
+    keys = [
+        f"{kind}_val_{name}"
+        for name in [*names, "loss"]
+        for kind in ("final", "best")
+    ]
+    for key in [*keys, "wall_s"]:
+        values = [r[key] for r in kept]
         out[key] = {
-            "mean": statistics.fmean(values),
-            "std": statistics.pstdev(values) if len(values) > 1 else 0.0,
+            "mean": statistics.fmean(values) if values else math.nan,
+            "std": statistics.pstdev(values)
+            if len(values) > 1
+            else (0.0 if values else math.nan),
         }
     return out
+
+
+_SHORT = {"accuracy": "acc", "binary_accuracy": "binary acc"}
 
 
 def format_table(results, markdown=False):
     """The results as a text (or Markdown) table, best first.
 
-    Cells are `mean ± std` over the seeds (population standard deviation).
+    Columns: for each metric of the runs (accuracy for classification,
+    mae for regression, or the model's own), then for the loss, the final
+    and the best validation value, and the time. Cells are `mean ± std`
+    over the seeds (population standard deviation) that did not diverge;
+    a `diverged` column counts the others when there are any. Rows are
+    sorted by the first metric's final value (highest first for
+    accuracy-like metrics, lowest first for losses and errors).
     """
-    rows = sorted(
-        results, key=lambda r: -r["summary"]["final_val_accuracy"]["mean"]
-    )
-    head = [
-        "optimizer",
-        "final val acc",
-        "best val acc",
-        "final val loss",
-        "best val loss",
-        "time s",
+    names = []
+    for result in results:
+        for name in result.get("metrics", ["accuracy"]):
+            if name not in names:
+                names.append(name)
+    key_name = (names or ["loss"])[0]
+    sign = -1 if sources.metric_direction(key_name) == "max" else 1
+
+    def order(result):
+        value = (
+            result["summary"]
+            .get(f"final_val_{key_name}", {})
+            .get("mean", math.nan)
+        )
+        return (math.isnan(value), sign * value if not math.isnan(value) else 0)
+
+    rows = sorted(results, key=order)
+    columns = [
+        (
+            f"{kind} val {_SHORT.get(name, _spoken(name))}",
+            f"{kind}_val_{name}",
+            ".3f",
+        )
+        for name in [*names, "loss"]
+        for kind in ("final", "best")
     ]
+    columns.append(("time s", "wall_s", ".1f"))
+    any_diverged = any(r.get("diverged") for r in results)
+    head = ["optimizer"] + [c[0] for c in columns]
+    if any_diverged:
+        head.append("diverged")
 
     def cell(stat, fmt):
+        if stat is None:
+            return "-"
+        if math.isnan(stat["mean"]):
+            return "diverged"
         return f"{stat['mean']:{fmt}} ± {stat['std']:{fmt}}"
 
-    body = [
-        [
-            r["label"].replace("|", "\\|") if markdown else r["label"],
-            cell(r["summary"]["final_val_accuracy"], ".3f"),
-            cell(r["summary"]["best_val_accuracy"], ".3f"),
-            cell(r["summary"]["final_val_loss"], ".3f"),
-            cell(r["summary"]["best_val_loss"], ".3f"),
-            cell(r["summary"]["wall_s"], ".1f"),
-        ]
-        for r in rows
-    ]
+    body = []
+    for r in rows:
+        row = [r["label"].replace("|", "\\|") if markdown else r["label"]]
+        row += [cell(r["summary"].get(key), fmt) for _, key, fmt in columns]
+        if any_diverged:
+            row.append(f"{r.get('diverged', 0)}/{len(r['runs'])}")
+        body.append(row)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     if markdown:
         lines = [
