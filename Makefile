@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # pytest workers: CI has 2 cores.
 WORKERS ?= 2
 
-.PHONY: demo test lint bench parity clean
+.PHONY: demo tune-demo test lint bench parity clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,16 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+tune-demo: $(STAMP)
+	$(PY) -m keras_optim_zoo tune --optimizers zoo_momentum zoo_adam zoo_adamw zoo_lion --trials 8 --epochs 20 --seeds 1 2 3 --out runs/tune
+
 demo: $(STAMP)
 	$(PY) -m keras_optim_zoo compare --seeds 0 1 2
 
+# The tune tests use a real PostgreSQL server (127.0.0.1:5432 on CI):
+# tools/test_database.py creates their database, or stops with why not.
 test: $(STAMP) lint
+	$(PY) -m tools.test_database
 	$(PY) -m pytest -n $(WORKERS) --timeout 1200
 
 lint: $(STAMP)
