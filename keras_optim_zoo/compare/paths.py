@@ -20,7 +20,11 @@ from keras import ops
 
 import keras_optim_zoo
 from keras_optim_zoo.compare.plots import new_figure
-from keras_optim_zoo.compare.runner import describe, parse_config
+from keras_optim_zoo.compare.runner import (
+    GUIDE_OPTIMIZERS,
+    describe,
+    parse_config,
+)
 
 
 def _rosenbrock(x, y):
@@ -149,13 +153,7 @@ SURFACES = {
     ]
 }
 
-DEFAULT_OPTIMIZERS = (
-    "zoo_sgd",
-    "zoo_momentum",
-    "zoo_nesterov",
-    "zoo_rmsprop",
-    "zoo_adam",
-)
+DEFAULT_OPTIMIZERS = GUIDE_OPTIMIZERS
 
 
 def _surface(surface):

@@ -32,6 +32,16 @@ from keras_optim_zoo.callbacks.evaluation import SwapEvaluationWeights
 from keras_optim_zoo.compare import sources
 from keras_optim_zoo.compare.models import BUILTIN as MODELS  # noqa: F401
 
+# The five optimizers of the practitioner's guide this package follows:
+# the default candidates of `paths`, and the first of `tune`'s.
+GUIDE_OPTIMIZERS = (
+    "zoo_sgd",
+    "zoo_momentum",
+    "zoo_nesterov",
+    "zoo_rmsprop",
+    "zoo_adam",
+)
+
 
 def split_arguments(text):
     """Splits `"a=1,b=[1, 2],c=x"` at the commas outside brackets.

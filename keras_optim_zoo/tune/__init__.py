@@ -28,17 +28,14 @@ import time
 
 import optuna
 
+from keras_optim_zoo.compare.runner import GUIDE_OPTIMIZERS
 from keras_optim_zoo.core.hyper import invalid
 from keras_optim_zoo.tune import report, space, storage
 from keras_optim_zoo.tune.worker import Plan, Worker
 
 # The five optimizers of the guide and strong modern ones.
 DEFAULT_OPTIMIZERS = (
-    "zoo_sgd",
-    "zoo_momentum",
-    "zoo_nesterov",
-    "zoo_rmsprop",
-    "zoo_adam",
+    *GUIDE_OPTIMIZERS,
     "zoo_adamw",
     "zoo_lion",
     "zoo_schedule_free_adamw",
