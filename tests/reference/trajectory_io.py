@@ -40,6 +40,31 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DIRECTORY = os.path.join(HERE, "trajectories")
 
 
+def difference(a, b, steps):
+    """Largest `|a - b| / max(1, max |b|)` over `steps` (the test's metric).
+
+    `a` and `b` map a step to its list of arrays (as the trajectories of
+    `torch_trajectory` and `optax_trajectory` do).
+    """
+    worst = 0.0
+    for k in steps:
+        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
+        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
+        worst = max(worst, diff / scale)
+    return worst
+
+
+def load_module(path, name):
+    """Imports the Python file `path` (e.g. the authors' optimizer file
+    from a fetched repository) as a module called `name`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def path(name):
     return os.path.join(DIRECTORY, f"{name}.json")
 

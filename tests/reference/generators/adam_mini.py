@@ -157,16 +157,6 @@ def peer(kwargs, lr):
     return make
 
 
-def difference(a, b, steps):
-    """Largest |a - b| / max(1, max |b|) over `steps` (the test's metric)."""
-    worst = 0.0
-    for k in steps:
-        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
-        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
-        worst = max(worst, diff / scale)
-    return worst
-
-
 def main():
     steps = max(CHECKPOINTS)
     cases = []
@@ -175,7 +165,7 @@ def main():
         other = trajectory(peer(ref_kwargs, lr), variables, steps)
         print(
             f"pytorch_optimizer.AdamMini vs adam-mini, {name}: "
-            f"{difference(other, traj, CHECKPOINTS):.2e}"
+            f"{trajectory_io.difference(other, traj, CHECKPOINTS):.2e}"
         )
         cases.append(
             trajectory_io.case(

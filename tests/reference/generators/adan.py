@@ -11,12 +11,10 @@ same algorithm) and `optax.adan` (the gradient difference weighted by
 1 - beta_2 instead of beta_2) to the authors' trajectories.
 """
 
-import importlib.util
 import sys
 from importlib.metadata import version
 
 import jax
-import numpy as np
 import optax
 import pytorch_optimizer
 import torch
@@ -59,23 +57,6 @@ CASES = [
 ]
 
 
-def load_official(path):
-    spec = importlib.util.spec_from_file_location("official_adan", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def difference(a, b, steps):
-    """Largest |a - b| / max(1, max |b|) over `steps` (the test's metric)."""
-    worst = 0.0
-    for k in steps:
-        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
-        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
-        worst = max(worst, diff / scale)
-    return worst
-
-
 def official_run(module, kwargs, lr, steps):
     return trajectory_io.torch_trajectory(
         lambda params: module.Adan(params, lr=lr, **kwargs), steps
@@ -96,10 +77,11 @@ def peers(module):
             ),
             steps,
         )
+        apart = trajectory_io.difference
         print(
             f"{name}: authors' single-tensor vs foreach "
-            f"{difference(single, ref, CHECKPOINTS):.2e}, "
-            f"pytorch_optimizer.Adan {difference(other, ref, CHECKPOINTS):.2e}"
+            f"{apart(single, ref, CHECKPOINTS):.2e}, "
+            f"pytorch_optimizer.Adan {apart(other, ref, CHECKPOINTS):.2e}"
         )
     for name, _, kwargs, lr in CASES:
         if "max_grad_norm" in kwargs or (
@@ -120,13 +102,13 @@ def peers(module):
         other = trajectory_io.optax_trajectory(tx, steps)
         print(
             f"{name}: optax.adan (eps_root=0) vs the authors' "
-            f"{difference(other, ref, CHECKPOINTS):.2e} "
-            f"(after 1 step {difference(other, ref, [1]):.2e})"
+            f"{trajectory_io.difference(other, ref, CHECKPOINTS):.2e} "
+            f"(after 1 step {trajectory_io.difference(other, ref, [1]):.2e})"
         )
 
 
 def main():
-    module = load_official(sys.argv[1])
+    module = trajectory_io.load_module(sys.argv[1], "official_adan")
     cases = []
     for name, zoo_kwargs, ref_kwargs, lr in CASES:
         traj = official_run(module, ref_kwargs, lr, max(CHECKPOINTS))

@@ -16,14 +16,12 @@ only in type annotations), `pytorch_optimizer.AdEMAMix` and
 `pytorch_optimizer.SimplifiedAdEMAMix`.
 """
 
-import importlib.util
 import os
 import sys
 import types
 from importlib.metadata import version
 
 import jax
-import numpy as np
 import optax
 import pytorch_optimizer
 import torch
@@ -139,28 +137,13 @@ SIMPLIFIED_CASES = [
 ]
 
 
-def load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def load_optax_version(repo):
     # `chex` appears only in annotations (`chex.Array`); it is not
     # installed in the reference environment.
     sys.modules.setdefault("chex", types.SimpleNamespace(Array=object))
-    return load(os.path.join(repo, "optax", "ademamix.py"), "official_optax")
-
-
-def difference(a, b, steps):
-    """Largest |a - b| / max(1, max |b|) over `steps` (the test's metric)."""
-    worst = 0.0
-    for k in steps:
-        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
-        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
-        worst = max(worst, diff / scale)
-    return worst
+    return trajectory_io.load_module(
+        os.path.join(repo, "optax", "ademamix.py"), "official_optax"
+    )
 
 
 def run_torch(make, kwargs, lr, steps):
@@ -206,7 +189,7 @@ def ademamix_peers(official, optax_version):
         other = trajectory_io.optax_trajectory(tx, steps)
         line = (
             f"AdEMAMix {name}: authors' optax version "
-            f"{difference(other, ref, CHECKPOINTS):.2e}"
+            f"{trajectory_io.difference(other, ref, CHECKPOINTS):.2e}"
         )
         if ta == tb:  # pytorch_optimizer has one warm-up length for both
             lib = {
@@ -221,7 +204,7 @@ def ademamix_peers(official, optax_version):
             other = run_torch(pytorch_optimizer.AdEMAMix, lib, lr, steps)
             line += (
                 ", pytorch_optimizer.AdEMAMix "
-                f"{difference(other, ref, CHECKPOINTS):.2e}"
+                f"{trajectory_io.difference(other, ref, CHECKPOINTS):.2e}"
             )
         print(line)
 
@@ -236,7 +219,7 @@ def simplified_peers(official):
         other = run_torch(pytorch_optimizer.SimplifiedAdEMAMix, lib, lr, steps)
         print(
             f"SimplifiedAdEMAMix {name}: pytorch_optimizer.SimplifiedAdEMAMix "
-            f"{difference(other, ref, CHECKPOINTS):.2e}"
+            f"{trajectory_io.difference(other, ref, CHECKPOINTS):.2e}"
         )
 
 
@@ -260,10 +243,10 @@ def cases(make, table, library):
 def main():
     torch.set_num_threads(1)
     ademamix_repo, simplified_repo = sys.argv[1], sys.argv[2]
-    official = load(
+    official = trajectory_io.load_module(
         os.path.join(ademamix_repo, "pytorch", "ademamix.py"), "official"
     )
-    simplified = load(
+    simplified = trajectory_io.load_module(
         os.path.join(simplified_repo, "simplified_AdEMAMix.py"),
         "official_simplified",
     )

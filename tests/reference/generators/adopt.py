@@ -12,12 +12,10 @@ It also prints the largest difference of `optax.contrib.adopt` and
 which shows that the off-by-one clipping schedule is its only difference.
 """
 
-import importlib.util
 import sys
 from importlib.metadata import version
 
 import jax
-import numpy as np
 import optax
 import pytorch_optimizer
 import torch
@@ -71,27 +69,10 @@ CASES = [
 ]
 
 
-def load_official(path):
-    spec = importlib.util.spec_from_file_location("official_adopt", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def clip_lambda(power, shift=0):
     if power is None:
         return None
     return lambda step: (step - shift) ** power
-
-
-def difference(a, b, steps):
-    """Largest |a - b| / max(1, max |b|) over `steps` (the test's metric)."""
-    worst = 0.0
-    for k in steps:
-        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
-        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
-        worst = max(worst, diff / scale)
-    return worst
 
 
 def official_run(module, kwargs, power, lr, steps, **extra):
@@ -120,10 +101,10 @@ def peers(module):
                 ),
                 steps,
             )
-            results[label] = difference(other, ref, CHECKPOINTS)
+            results[label] = trajectory_io.difference(other, ref, CHECKPOINTS)
         line = (
             f"{name}: authors' foreach vs single-tensor "
-            f"{difference(multi, ref, CHECKPOINTS):.2e}; "
+            f"{trajectory_io.difference(multi, ref, CHECKPOINTS):.2e}; "
             "pytorch_optimizer.ADOPT "
             + ", ".join(f"{k}: {v:.2e}" for k, v in results.items())
         )
@@ -138,13 +119,13 @@ def peers(module):
                 clip_value_fn=clip_lambda(power),
             )
             other = trajectory_io.optax_trajectory(tx, steps)
-            worst = difference(other, ref, CHECKPOINTS)
+            worst = trajectory_io.difference(other, ref, CHECKPOINTS)
             line += f"; optax.contrib.adopt {worst:.2e}"
         print(line)
 
 
 def main():
-    module = load_official(sys.argv[1])
+    module = trajectory_io.load_module(sys.argv[1], "official_adopt")
     cases = []
     for name, zoo_kwargs, ref_kwargs, power, lr in CASES:
         traj = official_run(module, ref_kwargs, power, lr, max(CHECKPOINTS))

@@ -17,13 +17,11 @@ It also prints the largest difference of `pytorch_optimizer.LaProp`
 (epsilon added before dividing by the bias correction) to the authors'.
 """
 
-import importlib.util
 import json
 import sys
 import warnings
 from importlib.metadata import version
 
-import numpy as np
 import pytorch_optimizer
 import torch
 
@@ -101,23 +99,6 @@ CHANGING = [
 ]
 
 
-def load_official(path):
-    spec = importlib.util.spec_from_file_location("official_laprop", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def difference(a, b, steps):
-    """Largest |a - b| / max(1, max |b|) over `steps` (the test's metric)."""
-    worst = 0.0
-    for k in steps:
-        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
-        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
-        worst = max(worst, diff / scale)
-    return worst
-
-
 def run(module, library, kwargs, lr, steps):
     if library == "authors":
         return trajectory_io.torch_trajectory(
@@ -166,13 +147,13 @@ def peers(module):
         other = run(module, "pytorch_optimizer", lib, lr, steps)
         print(
             f"{name}: pytorch_optimizer.LaProp vs the authors' "
-            f"{difference(other, ref, CHECKPOINTS):.2e}"
+            f"{trajectory_io.difference(other, ref, CHECKPOINTS):.2e}"
         )
 
 
 def main():
     warnings.simplefilter("ignore", UserWarning)  # the authors' torch API
-    module = load_official(sys.argv[1])
+    module = trajectory_io.load_module(sys.argv[1], "official_laprop")
     steps = max(CHECKPOINTS)
     cases = []
     for name, zoo_kwargs, library, ref_kwargs, lr in CASES:

@@ -13,7 +13,6 @@ reference environment (no Keras):
 from importlib.metadata import version
 
 import jax
-import numpy as np
 import optax
 import pytorch_optimizer
 import torch
@@ -100,16 +99,6 @@ def run(library, kwargs, lr, steps):
     return run_torch(kwargs, lr, steps)
 
 
-def difference(a, b, steps):
-    """Largest |a - b| / max(1, max |b|) over `steps` (the test's metric)."""
-    worst = 0.0
-    for k in steps:
-        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
-        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
-        worst = max(worst, diff / scale)
-    return worst
-
-
 def peers():
     """How far optax's form (decay inside the norm) is from the paper's."""
     steps = max(CHECKPOINTS)
@@ -129,7 +118,7 @@ def peers():
     )
     print(
         "optax.lars vs pytorch_optimizer.LARS, case decay_nesterov: "
-        f"{difference(other, ref, CHECKPOINTS):.2e}"
+        f"{trajectory_io.difference(other, ref, CHECKPOINTS):.2e}"
     )
 
 

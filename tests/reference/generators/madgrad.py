@@ -55,16 +55,6 @@ CASES = [
 ]
 
 
-def difference(a, b, steps):
-    """Largest |a - b| / max(1, max |b|) over `steps` (the test's metric)."""
-    worst = 0.0
-    for k in steps:
-        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
-        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
-        worst = max(worst, diff / scale)
-    return worst
-
-
 def official_run(kwargs, lr, steps):
     return trajectory_io.torch_trajectory(
         lambda params: madgrad.MADGRAD(params, lr=lr, **kwargs), steps
@@ -87,7 +77,7 @@ def peers():
             )
             print(
                 f"{name}: pytorch_optimizer.MADGRAD(foreach={foreach}) "
-                f"{difference(other, ref, CHECKPOINTS):.2e}"
+                f"{trajectory_io.difference(other, ref, CHECKPOINTS):.2e}"
             )
     nan = official_run({"momentum": 0.0, "eps": 0.0}, 0.01, 2)
     print(

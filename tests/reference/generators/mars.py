@@ -12,7 +12,6 @@ gradient against 1) comes in each case, and the largest difference of
 `pytorch_optimizer.MARS` to the authors' trajectories.
 """
 
-import importlib.util
 import sys
 from importlib.metadata import version
 
@@ -106,13 +105,6 @@ CAUTIOUS_CASES = [
 ]
 
 
-def load_official(path):
-    spec = importlib.util.spec_from_file_location("official_mars", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 LR_1D = 3e-3  # the authors' default `lr_1d`
 
 
@@ -121,16 +113,6 @@ def zoo_kwargs(kwargs, ref_kwargs, lr):
     if ref_kwargs.get("optimize_1d") or factor == 1.0:
         return kwargs
     return {**kwargs, "lr_1d_factor": factor}
-
-
-def difference(a, b, steps):
-    """Largest |a - b| / max(1, max |b|) over `steps` (the test's metric)."""
-    worst = 0.0
-    for k in steps:
-        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
-        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
-        worst = max(worst, diff / scale)
-    return worst
 
 
 def clip_margin(kwargs, shapes, steps):
@@ -191,14 +173,14 @@ def peers(module):
             other = library_run(kwargs, lr, steps, shapes, foreach)
             line += (
                 f", pytorch_optimizer.MARS(foreach={foreach}) "
-                f"{difference(other, ref, CHECKPOINTS):.2e}"
+                f"{trajectory_io.difference(other, ref, CHECKPOINTS):.2e}"
             )
         print(line)
 
 
 def main():
     torch.set_num_threads(1)
-    module = load_official(sys.argv[1])
+    module = trajectory_io.load_module(sys.argv[1], "official_mars")
     cases = []
     for name, kwargs, ref_kwargs, lr, shapes in CASES:
         traj = official_run(module, ref_kwargs, lr, max(CHECKPOINTS), shapes)

@@ -19,7 +19,6 @@ not depend on. A factor of size d built from fewer than d columns (the
 picks differently (see the class docstring).
 """
 
-import importlib.util
 import sys
 from importlib.metadata import version
 
@@ -118,23 +117,6 @@ CASES = [
 ]
 
 
-def load_official(path):
-    spec = importlib.util.spec_from_file_location("official_soap", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def difference(a, b, steps):
-    """Largest |a - b| / max(1, max |b|) over `steps` (the test's metric)."""
-    worst = 0.0
-    for k in steps:
-        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
-        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
-        worst = max(worst, diff / scale)
-    return worst
-
-
 def official_run(module, kwargs, lr, steps, shapes):
     return trajectory_io.torch_trajectory(
         lambda params: module.SOAP(params, lr=lr, **kwargs),
@@ -157,7 +139,7 @@ def peer_run(kwargs, lr, steps, shapes):
 
 
 def main(path):
-    module = load_official(path)
+    module = trajectory_io.load_module(path, "official_soap")
     steps = max(CHECKPOINTS)
     cases = []
     for name, zoo_kwargs, ref_kwargs, lr, shapes in CASES:
@@ -167,7 +149,7 @@ def main(path):
         )
         try:
             peer = peer_run(ref_kwargs, lr, steps, shapes)
-            found = f"{difference(peer, traj, CHECKPOINTS):.2e}"
+            found = f"{trajectory_io.difference(peer, traj, CHECKPOINTS):.2e}"
         except RuntimeError as error:
             # 4.1.0's `merge_small_dims` returns [1] for any shape that
             # merges into one dimension (a 1-D variable): reshape fails.
