@@ -27,7 +27,7 @@ demo: $(STAMP)
 # tools/test_database.py creates their database, or stops with why not.
 test: $(STAMP) lint
 	$(PY) -m tools.test_database
-	$(PY) -m pytest -n $(WORKERS) --timeout 1200
+	$(PY) -m pytest -n $(WORKERS) --timeout 1200 --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check keras_optim_zoo tests benchmarks tools examples
