@@ -10,19 +10,17 @@ to the authors' on the same cases. Run in the reference environment:
     python -m tests.reference.generators.dadapt
 """
 
-import json
+import sys
 from importlib.metadata import version
 
 import dadaptation
 import pytorch_optimizer
-import torch
 
 from tests.reference import trajectory_io
 from tests.reference.generators.prodigy import (
     CHECKPOINTS,
-    EXCLUDED,
-    difference,
     groups,
+    write_learning_rate_free,
 )
 
 NAME = "zoo_dadapt_adamw"
@@ -100,57 +98,16 @@ def run_peer(kwargs):
     )
 
 
-def make_case(name, zoo_kwargs, lr, excluded=()):
-    kwargs = reference_kwargs(zoo_kwargs, lr)
-    trajectory, ds = run(kwargs, excluded)
-    case = trajectory_io.case(
-        name, zoo_kwargs, lr, trajectory, CHECKPOINTS, reference_kwargs=kwargs
-    )
-    case["d"] = {str(k): float(ds[k]) for k in CHECKPOINTS}
-    if excluded:
-        case["excluded"] = list(excluded)
-    return case, trajectory, ds
-
-
 def main():
-    torch.set_num_threads(1)
-    cases = []
-    for name, zoo_kwargs, lr in CASES:
-        case, trajectory, ds = make_case(name, zoo_kwargs, lr)
-        cases.append(case)
-        peer, peer_ds = run_peer(case["reference_kwargs"])
-        d_diff = max(
-            abs(float(peer_ds[k]) - ds[k]) / ds[k] for k in CHECKPOINTS
-        )
-        print(
-            f"{name}: d {ds[max(CHECKPOINTS)]:.4g}; pytorch_optimizer "
-            f"{difference(peer, trajectory):.2e} (d {d_diff:.1e} relative)"
-        )
-    exclusions = [
-        make_case(name, zoo_kwargs, lr, EXCLUDED)[0]
-        for name, zoo_kwargs, lr in EXCLUSION_CASES
-    ]
-    trajectory_io.write(
+    write_learning_rate_free(
         NAME,
         "dadaptation.DAdaptAdam 3.2 (decouple=True)",
-        cases,
-        script=SCRIPT,
-        versions={
-            "dadaptation": version("dadaptation"),
-            "torch": torch.__version__,
-        },
-        tolerance=2e-6,
+        sys.modules[__name__],
+        versions={"dadaptation": version("dadaptation")},
         tolerance_reason=TOLERANCE_REASON,
+        d_tolerance=D_TOLERANCE,
+        d_tolerance_reason=D_TOLERANCE_REASON,
     )
-    path = trajectory_io.path(NAME)
-    with open(path) as f:
-        data = json.load(f)
-    data["exclusion_cases"] = exclusions
-    data["d_tolerance"] = D_TOLERANCE
-    data["d_tolerance_reason"] = D_TOLERANCE_REASON
-    with open(path, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.write("\n")
 
 
 TOLERANCE_REASON = (

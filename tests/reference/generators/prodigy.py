@@ -13,9 +13,9 @@ environment (no Keras):
 """
 
 import json
+import sys
 from importlib.metadata import version
 
-import numpy as np
 import prodigyopt
 import pytorch_optimizer
 import torch
@@ -145,17 +145,9 @@ def run_peer(kwargs):
     )
 
 
-def difference(a, b):
-    """Largest |a - b| / max(1, max |b|) over the checkpoints (the test's)."""
-    worst = 0.0
-    for k in CHECKPOINTS:
-        scale = max(1.0, max(float(np.max(np.abs(x))) for x in b[k]))
-        diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a[k], b[k]))
-        worst = max(worst, diff / scale)
-    return worst
-
-
-def make_case(name, zoo_kwargs, lr, excluded=()):
+def make_case(run, reference_kwargs, name, zoo_kwargs, lr, excluded=()):
+    """One stored case with `d` per checkpoint (and its excluded variables);
+    returns `(case, trajectory, {step: d})`."""
     kwargs = reference_kwargs(zoo_kwargs, lr)
     trajectory, ds = run(kwargs, excluded)
     case = trajectory_io.case(
@@ -167,45 +159,77 @@ def make_case(name, zoo_kwargs, lr, excluded=()):
     return case, trajectory, ds
 
 
-def main():
+def write_learning_rate_free(
+    name,
+    reference,
+    module,
+    *,
+    versions,
+    tolerance_reason,
+    d_tolerance,
+    d_tolerance_reason,
+):
+    """Writes a learning-rate-free optimizer's file from a generator
+    `module` (its `CASES`, `EXCLUSION_CASES`, `reference_kwargs`, `run` and
+    `run_peer`; `EXCLUDED` from here), printing pytorch-optimizer's
+    difference to the reference on each case."""
     torch.set_num_threads(1)
     cases = []
-    for name, zoo_kwargs, lr in CASES:
-        case, trajectory, ds = make_case(name, zoo_kwargs, lr)
+    for case_name, zoo_kwargs, lr in module.CASES:
+        case, trajectory, ds = make_case(
+            module.run, module.reference_kwargs, case_name, zoo_kwargs, lr
+        )
         cases.append(case)
-        peer, peer_ds = run_peer(case["reference_kwargs"])
+        peer, peer_ds = module.run_peer(case["reference_kwargs"])
         d_diff = max(
             abs(float(peer_ds[k]) - ds[k]) / ds[k] for k in CHECKPOINTS
         )
         print(
-            f"{name}: d {ds[max(CHECKPOINTS)]:.4g}; pytorch_optimizer "
-            f"{difference(peer, trajectory):.2e} (d {d_diff:.1e} relative)"
+            f"{case_name}: d {ds[max(CHECKPOINTS)]:.4g}; pytorch_optimizer "
+            f"{trajectory_io.difference(peer, trajectory, CHECKPOINTS):.2e} "
+            f"(d {d_diff:.1e} relative)"
         )
     exclusions = [
-        make_case(name, zoo_kwargs, lr, EXCLUDED)[0]
-        for name, zoo_kwargs, lr in EXCLUSION_CASES
+        make_case(
+            module.run,
+            module.reference_kwargs,
+            case_name,
+            zoo_kwargs,
+            lr,
+            EXCLUDED,
+        )[0]
+        for case_name, zoo_kwargs, lr in module.EXCLUSION_CASES
     ]
     trajectory_io.write(
-        NAME,
-        "prodigyopt.Prodigy 1.1.2",
+        name,
+        reference,
         cases,
-        script=SCRIPT,
-        versions={
-            "prodigyopt": version("prodigyopt"),
-            "torch": torch.__version__,
-        },
+        script=module.SCRIPT,
+        versions={**versions, "torch": torch.__version__},
         tolerance=2e-6,
-        tolerance_reason=TOLERANCE_REASON,
+        tolerance_reason=tolerance_reason,
     )
-    path = trajectory_io.path(NAME)
+    path = trajectory_io.path(name)
     with open(path) as f:
         data = json.load(f)
     data["exclusion_cases"] = exclusions
-    data["d_tolerance"] = D_TOLERANCE
-    data["d_tolerance_reason"] = D_TOLERANCE_REASON
+    data["d_tolerance"] = d_tolerance
+    data["d_tolerance_reason"] = d_tolerance_reason
     with open(path, "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
         f.write("\n")
+
+
+def main():
+    write_learning_rate_free(
+        NAME,
+        "prodigyopt.Prodigy 1.1.2",
+        sys.modules[__name__],
+        versions={"prodigyopt": version("prodigyopt")},
+        tolerance_reason=TOLERANCE_REASON,
+        d_tolerance=D_TOLERANCE,
+        d_tolerance_reason=D_TOLERANCE_REASON,
+    )
 
 
 TOLERANCE_REASON = (
