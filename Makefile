@@ -9,16 +9,13 @@ STAMP := $(VENV)/.installed
 # pytest workers: CI has 2 cores.
 WORKERS ?= 2
 
-.PHONY: demo tune-demo test lint bench parity clean
+.PHONY: demo test lint bench parity clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
-
-tune-demo: $(STAMP)
-	$(PY) -m keras_optim_zoo tune --optimizers zoo_momentum zoo_adam zoo_adamw zoo_lion --trials 8 --epochs 20 --seeds 1 2 3 --out runs/tune
 
 demo: $(STAMP)
 	$(PY) -m keras_optim_zoo compare --seeds 0 1 2
