@@ -13,9 +13,15 @@ from keras_optim_zoo.core import (
 from keras_optim_zoo.core.base import cautious_update
 
 
-def _adam_direction(m, v, slots, new, hp, beta_1, beta_2):
-    """`m / ((sqrt(v) / sqrt(1 - b2^t) + eps) * (1 - b1^t))`, as the authors
-    write it (AMSGrad's maximum of `v` with `amsgrad`)."""
+def _adam_direction(x, slots, new, hp, beta_1, beta_2):
+    """The moments of `x` (into `new`), then `m / ((sqrt(v) / sqrt(1 -
+    b2^t) + eps) * (1 - b1^t))`, as the authors write it (AMSGrad's maximum
+    of `v` with `amsgrad`)."""
+    m = slots["momentum"] * hp.cast(beta_1) + x * hp.cast(1 - beta_1)
+    v = slots["velocity"] * hp.cast(beta_2) + hp.cast(1 - beta_2) * ops.square(
+        x
+    )
+    new.update({"momentum": m, "velocity": v})
     step = ops.cast(hp.step, "float64")
     bc1 = 1.0 - ops.power(beta_1, step)
     bc2 = 1.0 - ops.power(beta_2, step)
@@ -179,26 +185,11 @@ class MARS(ZooOptimizer):
             c = (grad - slots["previous_gradient"]) * hp.cast(scale) + grad
             norm = ops.sqrt(ops.sum(ops.square(c)))
             c = ops.where(norm > 1.0, c / norm, c)
-            m = slots["momentum"] * hp.cast(hp.beta_1) + c * hp.cast(
-                1 - hp.beta_1
-            )
-            v = slots["velocity"] * hp.cast(hp.beta_2) + hp.cast(
-                1 - hp.beta_2
-            ) * ops.square(c)
-            step = _adam_direction(m, v, slots, new, hp, hp.beta_1, hp.beta_2)
-            new.update(
-                {"momentum": m, "velocity": v, "previous_gradient": grad}
-            )
+            step = _adam_direction(c, slots, new, hp, hp.beta_1, hp.beta_2)
+            new["previous_gradient"] = grad
             return param - _masked(hp.lr * step, grad, hp), new
         lr = hp.lr * hp.cast(hp.lr_1d_factor)
         if hp.decays:
             param = param - param * hp.cast(hp.weight_decay_1d) * lr
-        m = slots["momentum"] * hp.cast(hp.beta_1_1d) + grad * hp.cast(
-            1 - hp.beta_1_1d
-        )
-        v = slots["velocity"] * hp.cast(hp.beta_2_1d) + hp.cast(
-            1 - hp.beta_2_1d
-        ) * ops.square(grad)
-        step = _adam_direction(m, v, slots, new, hp, hp.beta_1_1d, hp.beta_2_1d)
-        new.update({"momentum": m, "velocity": v})
+        step = _adam_direction(grad, slots, new, hp, hp.beta_1_1d, hp.beta_2_1d)
         return param - _masked(lr * step, grad, hp), new
