@@ -233,9 +233,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
                     *cls.keras_equivalent_excludes,
                     "cautious",
                 )
-        if cls.supports_cautious and "cautious" not in (
-            cls.hyperparameters
-        ):
+        if cls.supports_cautious and "cautious" not in (cls.hyperparameters):
             cls.__doc__ = _with_cautious_arg(cls.__doc__)
         cls._all_hyperparameters = declared
         cls.slots = tuple(
