@@ -299,6 +299,7 @@ def test_unknown_name_lists_closest():
     assert "zoo_adam" in str(info.value) and "Did you mean" in str(info.value)
     assert keras_optim_zoo.list_optimizers("zoo_adam*") == [
         "zoo_adam",
+        "zoo_adam_mini",
         "zoo_adamax",
         "zoo_adamw",
     ]
