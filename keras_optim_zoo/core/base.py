@@ -25,12 +25,13 @@ One step, for every optimizer, is this pipeline (each stage optional):
 point (schedule-free's average); `swap_evaluation_weights` puts it into the
 model and `restore_training_weights` takes it out again.
 
-This is also the only module of the package that touches private Keras
-optimizer API (`_backend_update_step`, `_apply_weight_decay`,
-`_use_weight_decay`, `_get_current_learning_rate`, `_get_variable_index`,
-`_overwrite_variable_with_gradient`, `_learning_rate`,
-`_model_variables_moving_average`), so a Keras release that changes it
-breaks one file.
+This module touches private Keras optimizer API (`_backend_update_step`,
+`_apply_weight_decay`, `_use_weight_decay`, `_get_current_learning_rate`,
+`_get_variable_index`, `_overwrite_variable_with_gradient`,
+`_learning_rate`); besides it only `core/evaluation.py` (the EMA's
+`_model_variables_moving_average`) and `wrappers/base.py` (Keras's
+variable index and own-variable list, as `LossScaleOptimizer` uses them)
+do, so a Keras release that changes them breaks three files.
 """
 
 import inspect
@@ -41,7 +42,15 @@ import numpy as np
 from keras import ops
 
 from keras_optim_zoo.core import compile as xla
-from keras_optim_zoo.core.hyper import PARAM, Hyper, Slot, invalid
+from keras_optim_zoo.core.evaluation import EvaluationPoint, ema_values
+from keras_optim_zoo.core.hyper import (
+    PARAM,
+    Hyper,
+    Slot,
+    invalid,
+    path_matches,
+    validate_patterns,
+)
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
 
@@ -71,6 +80,15 @@ COMMON_HYPERPARAMETERS = {
     ),
 }
 _KERAS_BASE_ARGS = tuple(COMMON_HYPERPARAMETERS)
+# The zoo's own common arguments: a weight-decay exclusion that, unlike
+# Keras's `exclude_from_weight_decay()` method, is saved in the config.
+COMMON_HYPERPARAMETERS.update(
+    {
+        "weight_decay_exclude": Hyper([], kind="strings"),
+        "weight_decay_exclude_1d": Hyper(False),
+    }
+)
+_COMMON_ARGS = tuple(COMMON_HYPERPARAMETERS)
 
 # Declared for every class with `supports_cautious = True`.
 CAUTIOUS = Hyper(False)
@@ -90,6 +108,9 @@ class StepContext(types.SimpleNamespace):
         lr: Learning rate, in the parameter's dtype.
         step: 1-based step number, in the parameter's dtype (counts applied
             updates when gradient accumulation is on, as in Keras).
+        count: The same step number as an integer tensor, exact at any
+            step (for a period: `ops.mod(hp.count, k) == 0`; `step` is
+            exact only up to 2**24 in float32, 256 in bfloat16).
         dtype: The parameter's dtype.
         <hyper-parameter>: Each declared hyper-parameter. Changeable ones
             are float64 scalar tensors (cast with `cast` before mixing
@@ -130,7 +151,7 @@ class _HyperAttribute:
         obj._set_hyper(self.name, value)
 
 
-class ZooOptimizer(keras.optimizers.Optimizer):
+class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
     """Base class of the zoo optimizers.
 
     A subclass sets `hyperparameters`, `slots` and `update_rule` (and, where
@@ -147,6 +168,15 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             before the update as `param -= param * weight_decay * lr`,
             exactly as Keras does; `exclude_from_weight_decay()` works.
             Changeable during training unless `None`. Defaults to `None`.
+        weight_decay_exclude: List of strings: variables whose path
+            contains one of them (a literal substring), or matches it as a
+            glob (a pattern with `*`, `?` or `[...]`, matched against the
+            whole path), get no weight decay. Unlike Keras's
+            `exclude_from_weight_decay()` call, it is saved in the config.
+            Defaults to `[]`.
+        weight_decay_exclude_1d: Bool. No weight decay for any variable of
+            rank 1 or 0 (biases, normalization scales and offsets), saved
+            in the config. Defaults to `False`.
         clipnorm: Float > 0 or `None`. Clips each gradient to this norm.
         clipvalue: Float > 0 or `None`. Clips each gradient element-wise.
         global_clipnorm: Float > 0 or `None`. Clips all gradients jointly.
@@ -273,6 +303,9 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         values = {}
         for key, spec in specs.items():
             values[key] = spec.validate(key, kwargs.pop(key, spec.default))
+        validate_patterns(
+            "weight_decay_exclude", values["weight_decay_exclude"]
+        )
         learning_rate = _validate_learning_rate(
             cls.default_learning_rate
             if learning_rate is None
@@ -327,7 +360,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         current = self._hyper_values[name]
         if value == current:
             return
-        if name in _KERAS_BASE_ARGS and not spec.changeable and not self.built:
+        if name in _COMMON_ARGS and not spec.changeable and not self.built:
             # Keras's own wrappers (LossScaleOptimizer) adjust these before
             # the first step; nothing has been compiled yet.
             self._hyper_values[name] = value
@@ -433,7 +466,8 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             layout=getattr(variable, "_layout", None) if same else None,
         )
         if init is PARAM:
-            created.assign(ops.cast(variable, dtype))
+            with xla.init_scope():
+                created.assign(ops.cast(variable, dtype))
         return created
 
     def _active_slots(self):
@@ -501,25 +535,20 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         scalars.update(self._globals)
         return {k: xla.read(v) for k, v in scalars.items()}
 
+    def _static(self):
+        """What a compiled body bakes in besides its arguments: the fixed
+        hyper-parameter values, and the names of the scalars cast to the
+        parameter's dtype (global state and reductions)."""
+        fixed = {
+            k: v
+            for k, v in self._hyper_values.items()
+            if k not in self._hyper_vars
+        }
+        scaled = frozenset(self._globals) | frozenset(self._step_sums or ())
+        return fixed, scaled
+
     def _step_context(self, scalars, dtype, group):
-        names = set(self._globals) | set(self._step_sums or ())
-        hp = StepContext(
-            dtype=dtype,
-            lr=ops.cast(scalars["lr"], dtype),
-            step=ops.cast(scalars["step"], dtype),
-            group=group,
-            **{
-                k: v
-                for k, v in self._hyper_values.items()
-                if k not in self._hyper_vars
-            },
-        )
-        for key, value in scalars.items():
-            if key not in ("lr", "step"):
-                setattr(
-                    hp, key, ops.cast(value, dtype) if key in names else value
-                )
-        return hp
+        return step_context(scalars, dtype, group, *self._static())
 
     def _body(self, decays, group, names, fn=None):
         """`body(param, slots, grad, scalars)` as used by the kernels.
@@ -528,6 +557,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         excluded by `exclude_from_weight_decay`); static, like `group`.
         """
         rule = fn or type(self).update_rule
+        fixed, scaled = self._static()
         base_decay = (
             decays
             and type(self).decoupled_weight_decay
@@ -541,7 +571,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
 
         def body(param, slots, grad, scalars):
             dtype = param.dtype
-            hp = self._step_context(scalars, dtype, group)
+            hp = step_context(scalars, dtype, group, fixed, scaled)
             hp.decays = decays
             grad = ops.cast(grad, dtype)
             if base_decay and fn is None:
@@ -565,7 +595,13 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         return body
 
     def _decays(self, variable):
-        return bool(self._use_weight_decay(variable))
+        return bool(self._use_weight_decay(variable)) and not (
+            excluded_from_weight_decay(
+                variable,
+                self._hyper_values["weight_decay_exclude"],
+                self._hyper_values["weight_decay_exclude_1d"],
+            )
+        )
 
     def _apply_weight_decay(self, variables):
         # Folded into the update itself (`_body`), so that it costs no
@@ -573,7 +609,14 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         return
 
     def _kernel(self, kind, variable, grad):
-        """The compiled function for one variable (made once per kind)."""
+        """The compiled function for one variable (made once per kind).
+
+        Kernels are made per optimizer instance. Shared across instances
+        (keyed by the static configuration), a kernel first traced inside
+        another traced function holds that function's variables: measured,
+        `test_keras_features` then fails with "Called a function
+        referencing variables which have been deleted".
+        """
         index = self._get_variable_index(variable)
         group = self._groups[index]
         names = tuple(self._slot_vars[index])
@@ -710,14 +753,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             variables: The model's trainable variables, in the order the
                 optimizer was built with. Defaults to those.
         """
-        if not self.built:
-            raise ValueError(
-                "The optimizer has no state yet: evaluation weights exist "
-                "once it has been built (after the first training step)."
-            )
-        variables = list(
-            self._trainable_variables if variables is None else variables
-        )
+        variables = self._evaluated_variables(variables)
         rule = type(self).evaluation_rule
         if rule is None:
             if not self.use_ema:
@@ -725,12 +761,7 @@ class ZooOptimizer(keras.optimizers.Optimizer):
                     f"{type(self).__name__} has no evaluation point: it "
                     "defines no `evaluation_rule` and `use_ema` is False."
                 )
-            return [
-                avg.value if avg is not None else var.value
-                for var, avg in zip(
-                    variables, self._model_variables_moving_average
-                )
-            ]
+            return ema_values(self, variables)
         scalars = self._context(self._get_current_learning_rate())
         values = []
         for var in variables:
@@ -746,51 +777,11 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             )
         return values
 
-    @property
-    def evaluating(self):
-        """Whether the evaluation weights are swapped into the model."""
-        return self._training_backup is not None
-
-    def swap_evaluation_weights(self, variables=None):
-        """Writes the evaluation point into the model's variables.
-
-        The training values are kept (exactly) until
-        `restore_training_weights`. Raises if they are already swapped.
-        """
-        if self.evaluating:
-            raise ValueError(
-                "The evaluation weights are already swapped in; call "
-                "restore_training_weights() first."
-            )
-        variables = list(
-            self._trainable_variables if variables is None else variables
-        )
-        values = self.evaluation_values(variables)
-        backup = [ops.copy(v.value) for v in variables]
-        for var, value in zip(variables, values):
-            var.assign(value)
-        vars(self)["_training_backup"] = (variables, backup)
-
-    def restore_training_weights(self):
-        """Puts back the training values saved by `swap_evaluation_weights`."""
-        if not self.evaluating:
-            raise ValueError(
-                "The evaluation weights are not swapped in: nothing to restore."
-            )
-        variables, backup = self._training_backup
-        for var, value in zip(variables, backup):
-            var.assign(value)
-        vars(self)["_training_backup"] = None
-
     # ------------------------------------------------------------------
     # Eager calls: one traced graph per step instead of op-by-op dispatch.
 
     def apply(self, grads, trainable_variables=None):
-        if self.evaluating:
-            raise ValueError(
-                "The evaluation weights are swapped into the model; call "
-                "restore_training_weights() before training again."
-            )
+        self._check_training()
         if not (self._compiled() and xla.executing_eagerly()):
             return super().apply(grads, trainable_variables)
         grads = [xla.traceable(g) for g in grads]
@@ -840,6 +831,28 @@ class ZooOptimizer(keras.optimizers.Optimizer):
             config[key] = value
         config["jit_compile"] = self.jit_compile
         return config
+
+
+def step_context(scalars, dtype, group, fixed, scaled):
+    """The `StepContext` of one variable's update.
+
+    `scalars`: the step's scalar tensors (`lr`, `step`, changeable
+    hyper-parameters, global state, reductions); `fixed`: the fixed
+    hyper-parameter values; `scaled`: the names among `scalars` cast to
+    `dtype` (global state and reductions).
+    """
+    hp = StepContext(
+        dtype=dtype,
+        lr=ops.cast(scalars["lr"], dtype),
+        step=ops.cast(scalars["step"], dtype),
+        count=scalars["step"],
+        group=group,
+        **fixed,
+    )
+    for key, value in scalars.items():
+        if key not in ("lr", "step", "count"):
+            setattr(hp, key, ops.cast(value, dtype) if key in scaled else value)
+    return hp
 
 
 def _declared_state_bytes(cls):
@@ -894,9 +907,9 @@ def _signature(cls):
     own = {
         k: v
         for k, v in cls._all_hyperparameters.items()
-        if k not in _KERAS_BASE_ARGS
+        if k not in _COMMON_ARGS
     }
-    common = {k: cls._all_hyperparameters[k] for k in _KERAS_BASE_ARGS}
+    common = {k: cls._all_hyperparameters[k] for k in _COMMON_ARGS}
     for key, spec in list(own.items()) + list(common.items()):
         params.append(
             inspect.Parameter(
@@ -910,6 +923,13 @@ def _signature(cls):
             )
         )
     return inspect.Signature(params)
+
+
+def excluded_from_weight_decay(variable, patterns, exclude_1d):
+    """Whether `weight_decay_exclude(_1d)` spare `variable` from decay."""
+    if exclude_1d and len(variable.shape) <= 1:
+        return True
+    return path_matches(variable, patterns)
 
 
 def cautious_update(update, grad):

@@ -14,6 +14,8 @@ run their rules as plain `keras.ops` code (JAX's trainer jit-compiles the
 whole train step itself).
 """
 
+import contextlib
+
 import keras
 
 BACKEND = keras.backend.backend()
@@ -30,7 +32,23 @@ def available():
 
 
 def executing_eagerly():
+    """Whether values can be read now (not inside a traced function)."""
+    if tf is None:  # pragma: no cover - torch runs eagerly, JAX traces
+        return BACKEND == "torch"
     return tf.executing_eagerly()
+
+
+def init_scope():
+    """Eager execution, even while a `tf.function` is being traced.
+
+    Optimizer state built inside a traced function (a custom training
+    step that builds the optimizer on its first call) must get its
+    initial value (a copy of the weights) once, now, not as an op of the
+    function's graph.
+    """
+    if tf is None:  # pragma: no cover
+        return contextlib.nullcontext()
+    return tf.init_scope()
 
 
 def default_strategy():
@@ -69,6 +87,25 @@ def is_sparse(gradient):
     return tf is not None and isinstance(gradient, tf.IndexedSlices)
 
 
+def local(gradient):
+    """`gradient` as a tensor of the current graph (a `cond` branch).
+
+    Keras's TensorFlow optimizers all-reduce the gradients with an op
+    whose inputs must come from one graph: inside a branch, gradients
+    captured from outside and gradients computed in the branch must not
+    mix.
+    """
+    if tf is None or gradient is None:  # pragma: no cover
+        return gradient
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(
+            tf.identity(gradient.values),
+            tf.identity(gradient.indices),
+            gradient.dense_shape,
+        )
+    return tf.identity(gradient)
+
+
 def traceable(gradient):
     """A gradient that `tf.function` can take as an argument.
 
@@ -99,9 +136,10 @@ def kernel(body):
         assigns the new values to the variables. It is traced (and
         compiled) once per distinct shape and dtype of its arguments, and
         reused for every variable of that shape. Kernels are made per
-        optimizer instance: a trace made inside a `cond` branch can hold
-        references to the variables it first saw, so sharing kernels
-        across instances could reach variables that no longer exist.
+        optimizer instance: a trace made inside another traced function
+        holds references to the variables it first saw, so sharing
+        kernels across instances could reach variables that no longer
+        exist (measured: `ZooOptimizer._kernel`).
     """
 
     def run(param, slots, grad, scalars):

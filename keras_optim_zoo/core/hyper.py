@@ -8,6 +8,7 @@ the argument, the value received and what is allowed.
 """
 
 import dataclasses
+import fnmatch
 import math
 import numbers
 from typing import Any
@@ -184,6 +185,37 @@ class Slot:
     def shape_for(self, shape):
         shape = tuple(shape)
         return shape if self.shape is None else tuple(self.shape(shape))
+
+
+def validate_patterns(name, patterns):
+    """Returns `patterns` (path substrings or globs), or raises for an
+    empty one or a glob with an unclosed `[`."""
+    for pattern in patterns:
+        if not pattern or pattern.count("[") != pattern.count("]"):
+            raise invalid(
+                name,
+                patterns,
+                "a list of non-empty path substrings or globs (`*`, `?`, "
+                f"`[...]` with every `[` closed); {pattern!r} is not",
+            )
+    return patterns
+
+
+def path_matches(variable, patterns):
+    """Whether the variable's path contains a pattern without wildcards,
+    or matches (as a whole) one with `*`, `?` or `[...]`.
+
+    Globs, not regular expressions: a pattern from a config cannot make
+    the matching run for long.
+    """
+    path = getattr(variable, "path", None) or str(variable.name)
+    for pattern in patterns:
+        if any(c in pattern for c in "*?["):
+            if fnmatch.fnmatchcase(path, pattern):
+                return True
+        elif pattern in path:
+            return True
+    return False
 
 
 def _is_numpy_bool(value):

@@ -10,8 +10,9 @@ imported `keras_optim_zoo`:
   where `keras.optimizers.get("zoo_adam")` and
   `model.compile(optimizer="zoo_adam")` look it up.
 
-The same registry holds learning-rate schedules and callbacks; each kind
-has its own namespace so that listing optimizers lists only optimizers.
+The same registry holds optimizer wrappers, learning-rate schedules and
+callbacks; each kind has its own namespace so that listing optimizers
+lists only optimizers (a wrapper needs an inner optimizer).
 """
 
 import difflib
@@ -26,6 +27,9 @@ _REGISTRY = {}  # kind -> {name: class}
 
 
 def _kind_of(cls):
+    # Wrappers (an optimizer around another one) set `registry_kind`.
+    if getattr(cls, "registry_kind", None):
+        return cls.registry_kind
     if issubclass(cls, keras.optimizers.Optimizer):
         return "optimizer"
     if issubclass(cls, keras.optimizers.schedules.LearningRateSchedule):
@@ -72,7 +76,7 @@ def names(kind, pattern=None):
     """Sorted registered names of `kind`, optionally filtered by a pattern.
 
     Args:
-        kind: `"optimizer"`, `"schedule"` or `"callback"`.
+        kind: `"optimizer"`, `"wrapper"`, `"schedule"` or `"callback"`.
         pattern: Optional shell-style wildcard, e.g. `"zoo_adam*"`.
     """
     found = sorted(_REGISTRY.get(kind, {}))
@@ -84,6 +88,9 @@ def names(kind, pattern=None):
 def lookup(kind, name):
     """The class registered as `name`, or `KeyError` naming close matches."""
     table = _REGISTRY.get(kind, {})
+    if kind == "optimizer":
+        # A wrapper is an optimizer too, once given its inner optimizer.
+        table = {**_REGISTRY.get("wrapper", {}), **table}
     if name in table:
         return table[name]
     by_class = {cls.__name__: cls for cls in table.values()}
@@ -105,7 +112,7 @@ def get(kind, identifier, **overrides):
     """Builds an instance from a name, a config dict or an instance.
 
     Args:
-        kind: `"optimizer"`, `"schedule"` or `"callback"`.
+        kind: `"optimizer"`, `"wrapper"`, `"schedule"` or `"callback"`.
         identifier: A registered name, a `{"class_name": ..., "config": ...}`
             dict (as written by `keras.saving.serialize_keras_object` or a
             compile config), or an instance (returned as is when no
@@ -142,7 +149,7 @@ def accessors(kind, example):
     """`(list_<kind>s, get)` functions for a package's namespace.
 
     Args:
-        kind: `"optimizer"`, `"schedule"` or `"callback"`.
+        kind: `"optimizer"`, `"wrapper"`, `"schedule"` or `"callback"`.
         example: A registered name, quoted in the docstrings.
     """
 
