@@ -14,7 +14,13 @@ from keras_optim_zoo import _quiet
 
 _quiet.on_package_import()  # `python -m keras_optim_zoo`: no TF start-up log
 
-from keras_optim_zoo import callbacks, core, optimizers, schedules  # noqa: E402
+from keras_optim_zoo import (  # noqa: E402
+    callbacks,
+    core,
+    optimizers,
+    schedules,
+    wrappers,
+)
 from keras_optim_zoo.core import registry as _registry  # noqa: E402
 from keras_optim_zoo.core.base import ZooOptimizer  # noqa: E402
 from keras_optim_zoo.optimizers import *  # noqa: E402,F401,F403
@@ -32,5 +38,6 @@ __all__ = [
     "list_optimizers",
     "optimizers",
     "schedules",
+    "wrappers",
 ]
 __all__ += optimizers.__all__

@@ -18,7 +18,9 @@
   suggested learning rate and a plot.
 - `SwapEvaluationWeights`: validation (and, optionally, checkpoints) at
   the optimizer's evaluation point: schedule-free's average, ASGD's
-  average, or the EMA of the weights.
+  average, Lookahead's slow weights, or the EMA of the weights.
+- `SkippedStepsMonitor`: `skipped_steps` of a `SkipNonFinite` wrapper in
+  the logs, and an error past its `max_skipped_steps`.
 
 Every module in this folder is imported here, which registers its
 callbacks; a new callback needs only its own file.
@@ -46,6 +48,7 @@ from keras_optim_zoo.callbacks.scheduler import (  # noqa: E402
     HyperparameterScheduler,
     LearningRateScheduler,
 )
+from keras_optim_zoo.callbacks.skipped import SkippedStepsMonitor  # noqa: E402
 
 list_callbacks, get = _registry.accessors(
     "callback", "zoo_learning_rate_logger"
@@ -58,6 +61,7 @@ __all__ = [
     "LearningRateScheduler",
     "RangeTestResult",
     "ReduceLROnPlateau",
+    "SkippedStepsMonitor",
     "SwapEvaluationWeights",
     "find_learning_rate",
     "get",

@@ -20,11 +20,19 @@ _Schedule = keras.optimizers.schedules.LearningRateSchedule
 MODES = ("step", "epoch")
 
 
+def chain(optimizer):
+    """`optimizer` and each `inner_optimizer` inside it, outermost first
+    (a `LossScaleOptimizer`, the zoo's wrappers)."""
+    found = [optimizer]
+    while hasattr(found[-1], "inner_optimizer"):
+        found.append(found[-1].inner_optimizer)
+    return found
+
+
 def unwrap(optimizer):
-    """The optimizer that does the updates (inside a `LossScaleOptimizer`)."""
-    while hasattr(optimizer, "inner_optimizer"):
-        optimizer = optimizer.inner_optimizer
-    return optimizer
+    """The optimizer that does the updates (inside a `LossScaleOptimizer`
+    or the zoo's wrappers): it holds the learning rate."""
+    return chain(optimizer)[-1]
 
 
 def model_optimizer(callback):

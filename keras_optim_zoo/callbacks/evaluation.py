@@ -13,8 +13,10 @@ class SwapEvaluationWeights(keras.callbacks.Callback):
 
     Some optimizers train at one point and should be evaluated at another:
     schedule-free optimizers train at $y_t$ and evaluate at the average
-    $x_t$; ASGD evaluates at its Polyak average; with `use_ema=True` any
-    zoo optimizer evaluates at the EMA of the weights. Their
+    $x_t$; ASGD evaluates at its Polyak average; the `Lookahead` wrapper
+    at its slow weights; with `use_ema=True` any zoo optimizer evaluates
+    at the EMA of the weights. Inside wrappers, the outermost optimizer
+    that has an evaluation point is used. Their
     `evaluation_values()` gives that point; this callback writes it into
     the model's variables for validation (`on_test_begin`) and puts the
     training values back exactly afterwards (`on_test_end`), so training
@@ -39,19 +41,23 @@ class SwapEvaluationWeights(keras.callbacks.Callback):
         )
 
     def _optimizer(self):
-        optimizer = _common.model_optimizer(self)
-        if not hasattr(optimizer, "evaluation_values"):
-            raise ValueError(
-                "SwapEvaluationWeights needs a zoo optimizer; received "
-                f"{type(optimizer).__name__}. For a Keras optimizer with "
-                "use_ema=True use keras.callbacks.SwapEMAWeights."
-            )
-        if not (optimizer.has_evaluation_point or optimizer.use_ema):
-            raise ValueError(
-                f"{type(optimizer).__name__} has no evaluation point: it "
-                "defines no `evaluation_rule` and use_ema is False."
-            )
-        return optimizer
+        # The outermost optimizer with an evaluation point: a Lookahead
+        # wrapper's slow weights before its inner optimizer's EMA.
+        _common.model_optimizer(self)  # a clear error without one
+        for optimizer in _common.chain(self.model.optimizer):
+            if hasattr(optimizer, "evaluation_values") and (
+                optimizer.has_evaluation_point or optimizer.use_ema
+            ):
+                return optimizer
+        names = " around ".join(
+            type(o).__name__ for o in _common.chain(self.model.optimizer)
+        )
+        raise ValueError(
+            f"SwapEvaluationWeights found no evaluation point in {names}: "
+            "it needs a zoo optimizer or wrapper with one (schedule-free, "
+            "ASGD, Lookahead) or use_ema=True. For a Keras optimizer with "
+            "use_ema=True use keras.callbacks.SwapEMAWeights."
+        )
 
     def _swap_in(self):
         optimizer = self._optimizer()

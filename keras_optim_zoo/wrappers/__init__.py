@@ -1,0 +1,47 @@
+"""Optimizer wrappers, around any zoo optimizer or Keras built-in.
+
+    from keras_optim_zoo import wrappers
+    model.compile(optimizer=wrappers.Lookahead("zoo_adamw"), loss=...)
+
+- `Lookahead` (`"zoo_lookahead"`): slow weights every k steps
+  (`zoo_ranger` is Lookahead over RAdam with gradient centralization, as
+  one optimizer).
+- `GradientCentralization` (`"zoo_gradient_centralization"`).
+- `AdaptiveGradientClipping` (`"zoo_adaptive_gradient_clipping"`):
+  unit-wise, relative to the weights' norms.
+- `SkipNonFinite` (`"zoo_skip_non_finite"`): steps with NaN or infinite
+  gradients change nothing and are counted.
+
+Wrappers nest (`Lookahead(SkipNonFinite("zoo_adam"))`), save their inner
+optimizer's config inside their own, and pass the learning rate, the step
+counter and callbacks through to it. `list_wrappers()` names them. Every
+module in this folder is imported here, which registers its classes.
+"""
+
+import importlib
+import pkgutil
+
+from keras_optim_zoo.core import registry as _registry
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+from keras_optim_zoo.wrappers.base import ZooWrapper  # noqa: E402
+from keras_optim_zoo.wrappers.gradients import (  # noqa: E402
+    AdaptiveGradientClipping,
+    GradientCentralization,
+    SkipNonFinite,
+)
+from keras_optim_zoo.wrappers.lookahead import Lookahead  # noqa: E402
+
+list_wrappers, get = _registry.accessors("wrapper", "zoo_lookahead")
+
+__all__ = [
+    "AdaptiveGradientClipping",
+    "GradientCentralization",
+    "Lookahead",
+    "SkipNonFinite",
+    "ZooWrapper",
+    "get",
+    "list_wrappers",
+]
