@@ -87,6 +87,7 @@ def torch_trajectory(
     init_seed=1,
     shapes=None,
     grads=None,
+    output_first=False,
 ):
     """Weights of a torch optimizer stepped on `problem.gradients`.
 
@@ -97,6 +98,11 @@ def torch_trajectory(
     shapes)`, or from `grads` (per step, one array or torch tensor per
     parameter, e.g. sparse ones), then calls `step()`.
 
+    With `output_first`, arrays of rank >= 2 are given to torch with their
+    last axis (Keras's output axis) first, torch's layout, and returned in
+    Keras's: for rules that treat the output axis specially (gradient
+    centralization).
+
     Returns `{k: [arrays after k steps]}` for k = 0..steps (copies). With
     `extra`, `extra(optimizer, params)` is called after every step and
     `(trajectory, {k: its result})` is returned.
@@ -105,21 +111,30 @@ def torch_trajectory(
 
     from tests.reference import problem
 
+    def to_torch(x):
+        if output_first and x.ndim >= 2:
+            x = np.ascontiguousarray(np.moveaxis(x, -1, 0))
+        return torch.tensor(x)
+
+    def to_keras(p):
+        x = p.detach().numpy().copy()
+        return np.moveaxis(x, 0, -1) if output_first and x.ndim >= 2 else x
+
     shapes = problem.SHAPES if shapes is None else shapes
     if grads is None:
         grads = problem.gradients(steps, grad_seed, shapes)
     params = [
-        torch.nn.Parameter(torch.tensor(x))
+        torch.nn.Parameter(to_torch(x))
         for x in problem.initial(init_seed, shapes)
     ]
     opt = make_optimizer(params)
-    out = {0: [p.detach().numpy().copy() for p in params]}
+    out = {0: [to_keras(p) for p in params]}
     extras = {}
     for step, step_grads in enumerate(grads[:steps], start=1):
         for p, g in zip(params, step_grads):
-            p.grad = g if isinstance(g, torch.Tensor) else torch.tensor(g)
+            p.grad = g if isinstance(g, torch.Tensor) else to_torch(g)
         opt.step()
-        out[step] = [p.detach().numpy().copy() for p in params]
+        out[step] = [to_keras(p) for p in params]
         if extra is not None:
             extras[step] = extra(opt, params)
     return out if extra is None else (out, extras)
