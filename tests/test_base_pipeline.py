@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
+import keras_optim_zoo
 from keras_optim_zoo.callbacks import SwapEvaluationWeights
 from keras_optim_zoo.core import PARAM, Slot, ZooOptimizer, fraction
 from tests.reference import problem
@@ -314,3 +315,33 @@ def test_lazy_updates_need_full_size_slots():
 
     with pytest.raises(ValueError, match="lazy sparse updates"):
         Broken().build([keras.Variable(np.zeros((4, 2), "float32"))])
+
+
+def _traced_step(opt, var):
+    @tf.function(jit_compile=True)
+    def step(grad):
+        opt.apply_gradients([(grad, var)])
+
+    return step
+
+
+@pytest.mark.parametrize(
+    "name", ["zoo_schedule_free_sgd", "zoo_asgd", "zoo_ranger"]
+)
+def test_state_copied_from_the_weights_when_built_inside_a_traced_step(name):
+    # A custom loop whose tf.function builds the optimizer on its first
+    # call: the copy of the weights must be taken then, not replayed (or
+    # lost) as an op of the traced graph. Same state as built eagerly.
+    states = []
+    for build_first in (True, False):
+        var = keras.Variable(np.linspace(1.0, 2.0, 6).astype("float32"))
+        opt = keras_optim_zoo.get(name)
+        if build_first:
+            opt.build([var])
+
+        step = _traced_step(opt, var)
+        for _ in range(2):
+            step(tf.fill([6], 0.5))
+        states.append([v.numpy() for v in opt.variables] + [var.numpy()])
+    for a, b in zip(*states):
+        np.testing.assert_array_equal(a, b)

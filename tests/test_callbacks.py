@@ -127,6 +127,7 @@ EXAMPLES = {
     ),
     "zoo_learning_rate_finder": dict(min_lr=1e-4, max_lr=1.0, steps=20),
     "zoo_swap_evaluation_weights": dict(swap_on_epoch=True),
+    "zoo_skipped_steps_monitor": dict(batches=False),
 }
 
 

@@ -17,21 +17,33 @@ from tests.reference import problem, trajectory_io
 MODES = ("uncompiled", "xla")
 
 
-def replay(name, case, mode):
-    """The zoo's weights at each stored step of `case`."""
+def replay(name, case, mode, opt=None, in_function=False):
+    """The zoo's weights at each stored step of `case`.
+
+    `opt`: the optimizer to replay (a wrapper), instead of `name` built
+    with the case's arguments. `in_function`: each step inside a
+    `tf.function(jit_compile=True)`, as `model.fit(jit_compile=True)`.
+    """
     shapes = [tuple(s) for s in case["shapes"]]
     grads = problem.gradients(case["steps"], case["grad_seed"], shapes)
     init = problem.initial(case["init_seed"], shapes)
-    opt = keras_optim_zoo.get(
-        name,
-        learning_rate=case["learning_rate"],
-        jit_compile=(mode != "uncompiled"),
-        **case["zoo_kwargs"],
-    )
+    if opt is None:
+        opt = keras_optim_zoo.get(
+            name,
+            learning_rate=case["learning_rate"],
+            jit_compile=(mode != "uncompiled"),
+            **case["zoo_kwargs"],
+        )
     variables = [keras.Variable(x, name=f"w{i}") for i, x in enumerate(init)]
+
+    def apply(g):
+        opt.apply_gradients(zip(g, variables))
+
+    if in_function:
+        apply = tf.function(apply, jit_compile=True)
     got = {}
     for step, g in enumerate(grads, start=1):
-        opt.apply_gradients(zip([tf.constant(x) for x in g], variables))
+        apply([tf.constant(x) for x in g])
         if str(step) in case["weights"]:
             got[str(step)] = [v.numpy().astype("float64") for v in variables]
     return got

@@ -1,0 +1,88 @@
+"""fit -> `model.save` -> load in a NEW process -> fit again, batched.
+
+The fresh process imports keras_optim_zoo and nothing of the tests, loads
+every saved model, checks that its optimizer is the registered class
+expected, fits one more epoch and writes the weights and the step count
+next to the model file (`<path>.after.npz`).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+
+_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import keras
+    import keras_optim_zoo  # registers the zoo_* names
+    jobs = json.load(open(sys.argv[1]))
+    data = np.load(jobs["data"])
+    for path, name in jobs["models"].items():
+        model = keras.models.load_model(path)
+        assert type(model.optimizer).registered_name == name, name
+        model.fit(data["x"], data["y"], batch_size=8, epochs=1,
+                  shuffle=False, verbose=0)
+        np.savez(path + ".after.npz", *model.get_weights(),
+                 iterations=model.optimizer.iterations.numpy())
+""")
+
+
+def data():
+    """A small regression problem: 48 examples, 5 inputs, 3 targets."""
+    rng = np.random.default_rng(7)
+    return (
+        rng.standard_normal((48, 5)).astype("float32"),
+        rng.standard_normal((48, 3)).astype("float32"),
+    )
+
+
+def model():
+    """A fresh, seeded two-layer MLP for `data()`."""
+    keras.utils.set_random_seed(1)
+    return keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(8, activation="tanh"),
+            keras.layers.Dense(3),
+        ]
+    )
+
+
+def fit_save_fit(model, x, y, path, epochs=2):
+    """Fits `epochs`, saves to `path`, fits one more epoch; returns the
+    weights the resumed run must reproduce."""
+    model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0)
+    model.save(path)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    return model.get_weights()
+
+
+def resume_in_new_process(root, x, y, models):
+    """Runs the fresh process on `models` (`{path: registered name}`)."""
+    np.savez(os.path.join(root, "data.npz"), x=x, y=y)
+    jobs = os.path.join(root, "jobs.json")
+    with open(jobs, "w") as f:
+        json.dump({"data": os.path.join(root, "data.npz"), "models": models}, f)
+    script = os.path.join(root, "resume.py")
+    with open(script, "w") as f:
+        f.write(_SCRIPT)
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    proc = subprocess.run(
+        [sys.executable, script, jobs],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def resumed_weights(path, count):
+    """`(weights, iterations)` the fresh process wrote for `path`."""
+    after = np.load(path + ".after.npz")
+    return [after[f"arr_{i}"] for i in range(count)], int(after["iterations"])
