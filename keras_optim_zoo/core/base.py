@@ -787,15 +787,9 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         grads = [xla.traceable(g) for g in grads]
         if not grads:
             return
-        if trainable_variables is None:
-            if not self.built:
-                return super().apply(grads, None)  # raises Keras's error
-            variables = list(self._trainable_variables)
-        else:
-            variables = list(trainable_variables)
-            if not self.built:
-                with keras.name_scope(self.name, caller=self):
-                    self.build(variables)
+        variables = step_variables(self, trainable_variables)
+        if variables is None:
+            return super().apply(grads, None)  # raises Keras's error
         # The learning rate is computed eagerly at every call, so that a
         # callable or a schedule is evaluated at the current step exactly as
         # in Keras, and passed into the graph as a tensor.
@@ -831,6 +825,21 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             config[key] = value
         config["jit_compile"] = self.jit_compile
         return config
+
+
+def step_variables(optimizer, trainable_variables):
+    """The variables a step updates (a list), building `optimizer` on its
+    first call as Keras does; `None` if none are given and it is not built.
+    """
+    if trainable_variables is None:
+        if not optimizer.built:
+            return None
+        return list(optimizer._trainable_variables)
+    variables = list(trainable_variables)
+    if not optimizer.built:
+        with keras.name_scope(optimizer.name, caller=optimizer):
+            optimizer.build(variables)
+    return variables
 
 
 def step_context(scalars, dtype, group, fixed, scaled):

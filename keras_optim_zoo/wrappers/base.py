@@ -23,6 +23,7 @@ import keras
 from keras import ops
 
 from keras_optim_zoo.core import compile as xla
+from keras_optim_zoo.core.base import step_variables
 from keras_optim_zoo.core.evaluation import EvaluationPoint, ema_values
 from keras_optim_zoo.core.hyper import invalid
 
@@ -168,19 +169,13 @@ class ZooWrapper(EvaluationPoint, keras.optimizers.Optimizer):
         grads = list(grads)
         if not grads:
             return
-        if trainable_variables is None:
-            if not self.built:
-                raise ValueError(
-                    f"{type(self).__name__} has not been built: pass the "
-                    "variables with the first gradients, or call "
-                    "build(variables) first."
-                )
-            variables = list(self._trainable_variables)
-        else:
-            variables = list(trainable_variables)
-            if not self.built:
-                with keras.name_scope(self.name, caller=self):
-                    self.build(variables)
+        variables = step_variables(self, trainable_variables)
+        if variables is None:
+            raise ValueError(
+                f"{type(self).__name__} has not been built: pass the "
+                "variables with the first gradients, or call "
+                "build(variables) first."
+            )
         with keras.name_scope(self.name, caller=self):
             grads = self.transform_gradients(grads, variables)
             self.take_step(grads, variables)
