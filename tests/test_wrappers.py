@@ -147,8 +147,8 @@ def test_resume_in_new_process_matches_uninterrupted(tmp_path):
             "zoo_adamw",
             learning_rate=0.01,
             weight_decay=0.5,
-            weight_decay_exclude=[model.layers[-1].name],
-            weight_decay_exclude_1d=True,
+            no_weight_decay=[model.layers[-1].name],
+            no_weight_decay_1d=True,
         ),
         loss="mse",
     )
@@ -218,8 +218,8 @@ def test_bad_arguments_are_rejected_naming_them():
         wrappers.AdaptiveGradientClipping("zoo_sgd", exclude=["dense["])
     with pytest.raises(ValueError, match="`max_skipped_steps`"):
         wrappers.SkipNonFinite("zoo_sgd", max_skipped_steps=-1)
-    with pytest.raises(ValueError, match="`weight_decay_exclude`"):
-        keras_optim_zoo.get("zoo_adamw", weight_decay_exclude=[""])
+    with pytest.raises(ValueError, match="`no_weight_decay`"):
+        keras_optim_zoo.get("zoo_adamw", no_weight_decay=[""])
 
 
 # ----------------------------------------------------------------------
@@ -377,8 +377,8 @@ def test_weight_decay_exclusion_equals_keras_exclude_call():
                 "zoo_adamw",
                 learning_rate=0.01,
                 weight_decay=0.5,
-                weight_decay_exclude=[f"*{last}/*"],
-                weight_decay_exclude_1d=True,
+                no_weight_decay=[f"*{last}/*"],
+                no_weight_decay_1d=True,
             )
         model.compile(optimizer=opt, loss="mse")
         model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
@@ -386,8 +386,8 @@ def test_weight_decay_exclusion_equals_keras_exclude_call():
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
     assert keras_optim_zoo.get(
-        "zoo_adamw", weight_decay_exclude=("bias",)
-    ).get_config()["weight_decay_exclude"] == ["bias"]
+        "zoo_adamw", no_weight_decay=("bias",)
+    ).get_config()["no_weight_decay"] == ["bias"]
 
 
 # ----------------------------------------------------------------------

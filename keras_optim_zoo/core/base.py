@@ -84,8 +84,8 @@ _KERAS_BASE_ARGS = tuple(COMMON_HYPERPARAMETERS)
 # Keras's `exclude_from_weight_decay()` method, is saved in the config.
 COMMON_HYPERPARAMETERS.update(
     {
-        "weight_decay_exclude": Hyper([], kind="strings"),
-        "weight_decay_exclude_1d": Hyper(False),
+        "no_weight_decay": Hyper([], kind="strings"),
+        "no_weight_decay_1d": Hyper(False),
     }
 )
 _COMMON_ARGS = tuple(COMMON_HYPERPARAMETERS)
@@ -168,13 +168,13 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             before the update as `param -= param * weight_decay * lr`,
             exactly as Keras does; `exclude_from_weight_decay()` works.
             Changeable during training unless `None`. Defaults to `None`.
-        weight_decay_exclude: List of strings: variables whose path
+        no_weight_decay: List of strings: variables whose path
             contains one of them (a literal substring), or matches it as a
             glob (a pattern with `*`, `?` or `[...]`, matched against the
             whole path), get no weight decay. Unlike Keras's
             `exclude_from_weight_decay()` call, it is saved in the config.
             Defaults to `[]`.
-        weight_decay_exclude_1d: Bool. No weight decay for any variable of
+        no_weight_decay_1d: Bool. No weight decay for any variable of
             rank 1 or 0 (biases, normalization scales and offsets), saved
             in the config. Defaults to `False`.
         clipnorm: Float > 0 or `None`. Clips each gradient to this norm.
@@ -303,9 +303,7 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         values = {}
         for key, spec in specs.items():
             values[key] = spec.validate(key, kwargs.pop(key, spec.default))
-        validate_patterns(
-            "weight_decay_exclude", values["weight_decay_exclude"]
-        )
+        validate_patterns("no_weight_decay", values["no_weight_decay"])
         learning_rate = _validate_learning_rate(
             cls.default_learning_rate
             if learning_rate is None
@@ -598,8 +596,8 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         return bool(self._use_weight_decay(variable)) and not (
             excluded_from_weight_decay(
                 variable,
-                self._hyper_values["weight_decay_exclude"],
-                self._hyper_values["weight_decay_exclude_1d"],
+                self._hyper_values["no_weight_decay"],
+                self._hyper_values["no_weight_decay_1d"],
             )
         )
 
@@ -935,7 +933,7 @@ def _signature(cls):
 
 
 def excluded_from_weight_decay(variable, patterns, exclude_1d):
-    """Whether `weight_decay_exclude(_1d)` spare `variable` from decay."""
+    """Whether `no_weight_decay(_1d)` spare `variable` from decay."""
     if exclude_1d and len(variable.shape) <= 1:
         return True
     return path_matches(variable, patterns)
