@@ -29,8 +29,7 @@ demo: $(STAMP)
 # even if the first fails; `make test` fails if either does.
 FIRST := tests/test_optimizer_contract.py tests/test_reference_trajectories.py \
 	tests/test_save_resume.py
-PYTEST := $(PY) -m pytest -n $(WORKERS) --dist loadgroup --timeout 1200 \
-	--durations=15
+PYTEST := $(PY) -m pytest -n $(WORKERS) --timeout 1200 --durations=15
 test: $(STAMP) lint
 	$(PY) -m tools.test_database
 	status=0; \

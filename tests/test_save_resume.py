@@ -7,14 +7,7 @@ import pytest
 import keras_optim_zoo
 from tests import resume
 
-# One xdist worker for the whole module (`--dist loadgroup`): the
-# module-scoped fixture trains every optimizer, which two workers would
-# each do (measured: 150 s and 160 s in one run).
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.subprocess,
-    pytest.mark.xdist_group("save_resume"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 
 @pytest.fixture(scope="module")
