@@ -187,35 +187,55 @@ class Slot:
         return shape if self.shape is None else tuple(self.shape(shape))
 
 
-def validate_patterns(name, patterns):
-    """Returns `patterns` (path substrings or globs), or raises for an
-    empty one or a glob with an unclosed `[`."""
-    for pattern in patterns:
-        if not pattern or pattern.count("[") != pattern.count("]"):
-            raise invalid(
-                name,
-                patterns,
-                "a list of non-empty path substrings or globs (`*`, `?`, "
-                f"`[...]` with every `[` closed); {pattern!r} is not",
-            )
-    return patterns
+# Path patterns (Muon's `exclude_layers`, `no_weight_decay`, AGC's
+# `exclude`): literal substrings or globs, never regular expressions. A
+# pattern with a character only a regular expression gives meaning to is
+# refused rather than silently matching nothing.
+_GLOB = ("*", "?", "[")
+_REGEX_ONLY = ("^", "$", "(", ")", "{", "}", "|", "\\", "+", ".*")
+
+
+def matches_path(pattern, path):
+    """Whether path pattern `pattern` selects the variable path `path`.
+
+    A pattern with a wildcard (`*`, `?`, `[...]`) is a glob matched against
+    the whole path (`"*dense_out*"`); any other pattern is a literal
+    substring of the path (`"dense_out"`). Both are case-sensitive. Globs,
+    not regular expressions: a pattern from a config cannot make the
+    matching run for long.
+    """
+    if any(ch in pattern for ch in _GLOB):
+        return fnmatch.fnmatchcase(path, pattern)
+    return pattern in path
 
 
 def path_matches(variable, patterns):
-    """Whether the variable's path contains a pattern without wildcards,
-    or matches (as a whole) one with `*`, `?` or `[...]`.
-
-    Globs, not regular expressions: a pattern from a config cannot make
-    the matching run for long.
-    """
+    """Whether any of `patterns` selects `variable` (by its path)."""
     path = getattr(variable, "path", None) or str(variable.name)
-    for pattern in patterns:
-        if any(c in pattern for c in "*?["):
-            if fnmatch.fnmatchcase(path, pattern):
-                return True
-        elif pattern in path:
-            return True
-    return False
+    return any(matches_path(p, path) for p in patterns)
+
+
+def validate_patterns(name, patterns):
+    """Returns `patterns` (a list of path patterns, or `None`), or raises
+    naming argument `name` for an empty pattern, one using regular
+    expression syntax, or a glob with an unclosed `[`."""
+    for pattern in patterns or ():
+        if not pattern:
+            why = "is empty"
+        elif any(tok in pattern for tok in _REGEX_ONLY):
+            why = "uses regex syntax"
+        elif pattern.count("[") != pattern.count("]"):
+            why = "has an unclosed ["
+        else:
+            continue
+        raise invalid(
+            name,
+            patterns,
+            "a list of non-empty literal substrings or glob patterns "
+            f"(wildcards *, ? and [...]), not regular expressions: "
+            f"{pattern!r} {why}",
+        )
+    return patterns
 
 
 def _is_numpy_bool(value):

@@ -1,7 +1,5 @@
 """Muon: orthogonalised momentum for matrices, `"zoo_muon"`."""
 
-import fnmatch
-
 from keras import ops
 
 from keras_optim_zoo.core import (
@@ -12,42 +10,9 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
-from keras_optim_zoo.core.hyper import invalid
+from keras_optim_zoo.core.hyper import path_matches, validate_patterns
 
 FALLBACKS = ("adamw", "lion")
-
-# Characters that only mean something in a regular expression. Keras matches
-# `exclude_layers` with `re.search`; here they are literal substrings or
-# globs, and a pattern written as a regex is refused rather than silently
-# matching nothing.
-_REGEX_ONLY = ("^", "$", "(", ")", "{", "}", "|", "\\", "+", ".*")
-_GLOB = ("*", "?", "[")
-
-
-def matches_layer(pattern, path):
-    """Whether `exclude_layers` entry `pattern` selects variable `path`.
-
-    A pattern with a wildcard (`*`, `?`, `[...]`) is a glob matched against
-    the whole path (`"*dense_out*"`); any other pattern is a literal
-    substring of the path (`"dense_out"`). Both are case-sensitive.
-    """
-    if any(ch in pattern for ch in _GLOB):
-        return fnmatch.fnmatchcase(path, pattern)
-    return pattern in path
-
-
-def _check_patterns(patterns):
-    for pattern in patterns or ():
-        if pattern and not any(tok in pattern for tok in _REGEX_ONLY):
-            continue
-        why = "is empty" if not pattern else "uses regex syntax"
-        raise invalid(
-            "exclude_layers",
-            patterns,
-            "a list of non-empty literal substrings or glob patterns "
-            f"(wildcards *, ? and [...]), not regular expressions: "
-            f"{pattern!r} {why}",
-        )
 
 
 def newton_schulz(x, steps, a, b, c):
@@ -298,7 +263,7 @@ class Muon(ZooOptimizer):
 
     def __init__(self, learning_rate=None, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        _check_patterns(self.exclude_layers)
+        validate_patterns("exclude_layers", self.exclude_layers)
 
     # ------------------------------------------------------------------
     # Routing.
@@ -313,9 +278,7 @@ class Muon(ZooOptimizer):
         path = getattr(variable, "path", None) or str(variable.name)
         if self.exclude_embeddings and "embedding" in path.lower():
             return False
-        return not any(
-            matches_layer(p, path) for p in self.exclude_layers or ()
-        )
+        return not path_matches(variable, self.exclude_layers or ())
 
     def variable_group(self, variable):
         # "muon", or the fallback's name.
