@@ -533,20 +533,26 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         scalars.update(self._globals)
         return {k: xla.read(v) for k, v in scalars.items()}
 
-    def _static(self):
-        """What a compiled body bakes in besides its arguments: the fixed
-        hyper-parameter values, and the names of the scalars cast to the
-        parameter's dtype (global state and reductions)."""
-        fixed = {
-            k: v
-            for k, v in self._hyper_values.items()
-            if k not in self._hyper_vars
-        }
-        scaled = frozenset(self._globals) | frozenset(self._step_sums or ())
-        return fixed, scaled
-
     def _step_context(self, scalars, dtype, group):
-        return step_context(scalars, dtype, group, *self._static())
+        names = set(self._globals) | set(self._step_sums or ())
+        hp = StepContext(
+            dtype=dtype,
+            lr=ops.cast(scalars["lr"], dtype),
+            step=ops.cast(scalars["step"], dtype),
+            count=scalars["step"],
+            group=group,
+            **{
+                k: v
+                for k, v in self._hyper_values.items()
+                if k not in self._hyper_vars
+            },
+        )
+        for key, value in scalars.items():
+            if key not in ("lr", "step", "count"):
+                setattr(
+                    hp, key, ops.cast(value, dtype) if key in names else value
+                )
+        return hp
 
     def _body(self, decays, group, names, fn=None):
         """`body(param, slots, grad, scalars)` as used by the kernels.
@@ -555,7 +561,6 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         excluded by `exclude_from_weight_decay`); static, like `group`.
         """
         rule = fn or type(self).update_rule
-        fixed, scaled = self._static()
         base_decay = (
             decays
             and type(self).decoupled_weight_decay
@@ -569,7 +574,7 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
 
         def body(param, slots, grad, scalars):
             dtype = param.dtype
-            hp = step_context(scalars, dtype, group, fixed, scaled)
+            hp = self._step_context(scalars, dtype, group)
             hp.decays = decays
             grad = ops.cast(grad, dtype)
             if base_decay and fn is None:
@@ -838,28 +843,6 @@ def step_variables(optimizer, trainable_variables):
         with keras.name_scope(optimizer.name, caller=optimizer):
             optimizer.build(variables)
     return variables
-
-
-def step_context(scalars, dtype, group, fixed, scaled):
-    """The `StepContext` of one variable's update.
-
-    `scalars`: the step's scalar tensors (`lr`, `step`, changeable
-    hyper-parameters, global state, reductions); `fixed`: the fixed
-    hyper-parameter values; `scaled`: the names among `scalars` cast to
-    `dtype` (global state and reductions).
-    """
-    hp = StepContext(
-        dtype=dtype,
-        lr=ops.cast(scalars["lr"], dtype),
-        step=ops.cast(scalars["step"], dtype),
-        count=scalars["step"],
-        group=group,
-        **fixed,
-    )
-    for key, value in scalars.items():
-        if key not in ("lr", "step", "count"):
-            setattr(hp, key, ops.cast(value, dtype) if key in scaled else value)
-    return hp
 
 
 def _declared_state_bytes(cls):
