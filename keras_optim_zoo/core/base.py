@@ -450,17 +450,11 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
                 init = self._hyper_values[init]
             initializer = keras.initializers.Constant(float(init))
         same = shape == tuple(variable.shape)
-        # Keras's naming: a Keras variable's path, else (a bare tf.Variable)
-        # its name without the ":0".
-        if hasattr(variable, "path"):
-            prefix = variable.path.replace("/", "_")
-        else:
-            prefix = str(variable.name).replace("/", "_").replace(":", "_")
         created = self.add_variable(
             shape,
             initializer=initializer,
             dtype=dtype,
-            name=f"{prefix}_{slot.name}",
+            name=slot_name(variable, slot.name),
             layout=getattr(variable, "_layout", None) if same else None,
         )
         if init is PARAM:
@@ -828,6 +822,17 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             config[key] = value
         config["jit_compile"] = self.jit_compile
         return config
+
+
+def slot_name(variable, suffix):
+    """The name of a per-variable state variable, as Keras names slots:
+    the variable's path (a bare `tf.Variable`: its name), `/` and `:` as
+    `_`, then `_<suffix>`."""
+    if hasattr(variable, "path"):
+        prefix = variable.path.replace("/", "_")
+    else:
+        prefix = str(variable.name).replace("/", "_").replace(":", "_")
+    return f"{prefix}_{suffix}"
 
 
 def step_variables(optimizer, trainable_variables):

@@ -23,7 +23,7 @@ import keras
 from keras import ops
 
 from keras_optim_zoo.core import compile as xla
-from keras_optim_zoo.core.base import step_variables
+from keras_optim_zoo.core.base import slot_name, step_variables
 from keras_optim_zoo.core.evaluation import EvaluationPoint, ema_values
 from keras_optim_zoo.core.hyper import invalid
 
@@ -246,12 +246,11 @@ def per_variable(optimizer, variables, name, initial=None):
     """
     created = []
     for var in variables:
-        prefix = getattr(var, "path", None) or str(var.name).split(":")[0]
         slot = optimizer.add_variable(
             tuple(var.shape),
             initializer="zeros",
             dtype=var.dtype,
-            name=f"{prefix.replace('/', '_')}_{name}",
+            name=slot_name(var, name),
         )
         if initial == "param":
             with xla.init_scope():
