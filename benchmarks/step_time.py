@@ -93,12 +93,16 @@ def make_case(factory, mode, grads, rng):
     return timed, opt
 
 
-def keras_factory(cls):
-    """The Keras twin with its (and therefore the zoo's) defaults, or None."""
-    if cls.keras_equivalent is None:
+def keras_factory(name):
+    """The Keras twin configured as the zoo's default instance, or None.
+
+    `ZooOptimizer.keras_twin()`: the zoo's defaults, which may differ from
+    the Keras class's (`zoo_momentum` defaults to `momentum=0.9`, Keras's
+    `SGD` to `0.0`), are passed on, so both compute the same algorithm.
+    """
+    if keras_optim_zoo.get(name).keras_twin() is None:
         return None
-    name, fixed = cls.keras_equivalent
-    return lambda: getattr(keras.optimizers, name)(**fixed)
+    return lambda: keras_optim_zoo.get(name).keras_twin()
 
 
 def bytes_per_parameter(optimizer):
@@ -139,7 +143,7 @@ def main(argv=None):
     )
     header = (
         f"{'optimizer':26} {'mode':9} {'limit ms':>9} {'zoo ms':>8} "
-        f"{'keras ms':>9} {'zoo/limit':>9} {'keras/zoo':>9} "
+        f"{'keras ms':>9} {'zoo/limit':>9} {'keras/zoo':>9} {'per round':>10} "
         f"{'zoo 1st s':>9} {'keras 1st s':>11}"
     )
     print(header)
@@ -174,10 +178,10 @@ def main(argv=None):
 
 def _time_one(name, grads, rng, params, bandwidth, repeats):
     """Rows for one optimizer: its configurations timed round-robin."""
-    cls = keras_optim_zoo.core.registry.lookup("optimizer", name)
     impls = {"zoo": lambda: keras_optim_zoo.get(name)}
-    if keras_factory(cls) is not None:
-        impls["keras"] = keras_factory(cls)
+    twin = keras_factory(name)
+    if twin is not None:
+        impls["keras"] = twin
     cases, first, limit = {}, {}, None
     for impl, factory in impls.items():
         for mode in MODES:
@@ -200,6 +204,15 @@ def _time_one(name, grads, rng, params, bandwidth, repeats):
             if ("keras", mode) in times
             else None
         )
+        # Keras / zoo per round: the two were timed one after the other,
+        # so a noisy neighbour slows both alike; the range says how far a
+        # single median ratio can be trusted.
+        rounds = [
+            k / z
+            for k, z in zip(
+                times.get(("keras", mode), []), times[("zoo", mode)]
+            )
+        ]
         row = {
             "optimizer": name,
             "mode": mode,
@@ -208,6 +221,7 @@ def _time_one(name, grads, rng, params, bandwidth, repeats):
             "keras_ms": None if ker is None else ker * 1e3,
             "zoo_over_limit": zoo / limit,
             "keras_over_zoo": None if ker is None else ker / zoo,
+            "keras_over_zoo_rounds": rounds,
             "zoo_first_call_s": first[("zoo", mode)],
             "keras_first_call_s": first.get(("keras", mode)),
             "zoo_samples_ms": [t * 1e3 for t in times[("zoo", mode)]],
@@ -224,11 +238,13 @@ def _time_one(name, grads, rng, params, bandwidth, repeats):
                 else "-".rjust(int(spec.split(".")[0]))
             )
 
+        spread = f"{min(rounds):.2f}-{max(rounds):.2f}" if rounds else "-"
         print(
             f"{name:26} {mode:9} {row['limit_ms']:9.1f} "
             f"{row['zoo_ms']:8.1f} {fmt(row['keras_ms'], '9.1f')} "
             f"{row['zoo_over_limit']:9.2f} "
             f"{fmt(row['keras_over_zoo'], '9.2f')} "
+            f"{spread:>10} "
             f"{row['zoo_first_call_s']:9.2f} "
             f"{fmt(row['keras_first_call_s'], '11.2f')}",
             flush=True,

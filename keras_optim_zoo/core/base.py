@@ -823,6 +823,35 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         config["jit_compile"] = self.jit_compile
         return config
 
+    def keras_twin(self):
+        """The Keras built-in configured as this optimizer is, or `None`.
+
+        A new `keras.optimizers` instance of the class in
+        `keras_equivalent`, with every argument of this optimizer's config
+        that the Keras class accepts, the fixed arguments of
+        `keras_equivalent`, and the same learning rate (a schedule or
+        callable is shared, a changed rate's current value is taken). The
+        hyper-parameters in `keras_equivalent_excludes` must be at their
+        defaults for the two to compute the same numbers. The tests and
+        `benchmarks/step_time.py` compare against this.
+        """
+        cls = type(self)
+        if cls.keras_equivalent is None:
+            return None
+        name, fixed = cls.keras_equivalent
+        keras_cls = getattr(keras.optimizers, name)
+        config = self.get_config()
+        for key in ("jit_compile", "name", *cls.keras_equivalent_excludes):
+            config.pop(key, None)
+        allowed = keras_cls().get_config()
+        kwargs = {k: v for k, v in config.items() if k in allowed}
+        kwargs.update(fixed)
+        learning_rate = self._learning_rate
+        if isinstance(learning_rate, keras.Variable):
+            learning_rate = float(ops.convert_to_numpy(learning_rate))
+        kwargs["learning_rate"] = learning_rate
+        return keras_cls(**kwargs)
+
 
 def slot_name(variable, suffix):
     """The name of a per-variable state variable, as Keras names slots:

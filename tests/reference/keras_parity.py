@@ -24,7 +24,8 @@ def variants(cls):
     """Hyper-parameter settings to test, derived from the declarations.
 
     The defaults; every fixed bool flipped and every slot-gating float
-    switched on; and every changeable float moved away from its default.
+    switched on; and every float (changeable or fixed) moved away from its
+    default.
     Hyper-parameters beyond the Keras twin (`keras_equivalent_excludes`)
     keep their defaults.
     """
@@ -44,7 +45,7 @@ def variants(cls):
     moved = {
         key: spec.default * 0.8
         for key, spec in own.items()
-        if spec.kind == "float" and spec.changeable and spec.default
+        if spec.kind == "float" and spec.default
     }
     found = [{}]
     for extra in (switched, {**switched, **moved}):
@@ -55,22 +56,7 @@ def variants(cls):
 
 def keras_twin(zoo):
     """The Keras built-in configured as `zoo` is, or None."""
-    cls = type(zoo)
-    if cls.keras_equivalent is None:
-        return None
-    name, fixed = cls.keras_equivalent
-    config = zoo.get_config()
-    config.pop("jit_compile")
-    config.pop("name")
-    for key in cls.keras_equivalent_excludes:
-        config.pop(key, None)
-    allowed = getattr(keras.optimizers, name)().get_config()
-    kwargs = {k: v for k, v in config.items() if k in allowed}
-    kwargs.update(fixed)
-    kwargs["learning_rate"] = zoo._learning_rate
-    if isinstance(kwargs["learning_rate"], keras.Variable):
-        kwargs["learning_rate"] = float(kwargs["learning_rate"].numpy())
-    return getattr(keras.optimizers, name)(**kwargs)
+    return zoo.keras_twin()
 
 
 gradients = problem.gradients
