@@ -182,10 +182,28 @@ def test_swap_ema_weights_callback(optimizer_name):
 
 
 def test_loss_scale_optimizer_wrapping(optimizer_name):
-    zoo, ref = _pair(optimizer_name)
+    # Scaling the loss by a power of two and the gradients back is exact
+    # (no overflow here), so the wrapped optimizer must take exactly the
+    # steps it takes unwrapped; and run op by op (`jit_compile=False`) it
+    # must equal Keras's own optimizer in the same wrapper bit for bit.
+    # (Compared compiled against Keras op by op instead, the difference
+    # is XLA's round-off amplified by 16 steps of training at lr 0.05:
+    # measured 17.75 ulp for RMSprop on one CPU with and without the
+    # wrapper alike, 2.25 for Adam; the contract's parity tests bound that
+    # round-off on fixed gradients.)
+    zoo, _ = _pair(optimizer_name)
+    a = _fit(keras.optimizers.LossScaleOptimizer(zoo), False, epochs=1)
+    plain, _ = _pair(optimizer_name)
+    b = _fit(plain, False, epochs=1)
+    for x, y in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(x, y)
+    zoo, ref = _pair(optimizer_name, jit_compile=False)
     a = _fit(keras.optimizers.LossScaleOptimizer(zoo), False, epochs=1)
     b = _fit(keras.optimizers.LossScaleOptimizer(ref), False, epochs=1)
-    assert relative_error(a.get_weights(), b.get_weights()) <= 16 * F32_EPS
+    # Bit for bit for 16 of the 17 twins (measured); Muon's Newton-Schulz
+    # products are ordered differently from Keras's (1 ulp in the
+    # contract's parity test) and drift to 2.5 ulp over these 16 steps.
+    assert relative_error(a.get_weights(), b.get_weights()) <= 4 * F32_EPS
     assert float(a.optimizer.dynamic_scale.numpy()) == float(
         b.optimizer.dynamic_scale.numpy()
     )
