@@ -27,8 +27,14 @@ _SCRIPT = textwrap.dedent("""
         assert type(model.optimizer).registered_name == name, name
         model.fit(data["x"], data["y"], batch_size=8, epochs=1,
                   shuffle=False, verbose=0)
+        opt = model.optimizer
+        point = {}
+        if getattr(opt, "has_evaluation_point", False) and not hasattr(
+                opt, "update_rule"):  # a wrapper's own point (SWA, Lookahead)
+            point = {f"eval_{i}": np.asarray(v)
+                     for i, v in enumerate(opt.evaluation_values())}
         np.savez(path + ".after.npz", *model.get_weights(),
-                 iterations=model.optimizer.iterations.numpy())
+                 iterations=opt.iterations.numpy(), **point)
 """)
 
 
@@ -86,3 +92,14 @@ def resumed_weights(path, count):
     """`(weights, iterations)` the fresh process wrote for `path`."""
     after = np.load(path + ".after.npz")
     return [after[f"arr_{i}"] for i in range(count)], int(after["iterations"])
+
+
+def resumed_evaluation_point(path):
+    """A wrapper's evaluation point the fresh process wrote for `path`
+    (SWA's average, Lookahead's slow weights), or `[]`."""
+    after = np.load(path + ".after.npz")
+    keys = sorted(
+        (k for k in after.files if k.startswith("eval_")),
+        key=lambda k: int(k[5:]),
+    )
+    return [after[k] for k in keys]

@@ -23,6 +23,8 @@ def replay(name, case, mode, opt=None, in_function=False):
     `opt`: the optimizer to replay (a wrapper), instead of `name` built
     with the case's arguments. `in_function`: each step inside a
     `tf.function(jit_compile=True)`, as `model.fit(jit_compile=True)`.
+    A case with `"point": "average"` records the optimizer's evaluation
+    point (`evaluation_values()`) instead of the weights.
     """
     shapes = [tuple(s) for s in case["shapes"]]
     grads = problem.gradients(case["steps"], case["grad_seed"], shapes)
@@ -45,7 +47,12 @@ def replay(name, case, mode, opt=None, in_function=False):
     for step, g in enumerate(grads, start=1):
         apply([tf.constant(x) for x in g])
         if str(step) in case["weights"]:
-            got[str(step)] = [v.numpy().astype("float64") for v in variables]
+            values = variables
+            if case.get("point") == "average":
+                values = opt.evaluation_values(variables)
+            got[str(step)] = [
+                keras.ops.convert_to_numpy(v).astype("float64") for v in values
+            ]
     return got
 
 

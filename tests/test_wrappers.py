@@ -21,6 +21,7 @@ REFERENCES = [
     "zoo_lookahead",
     "zoo_adaptive_gradient_clipping",
     "zoo_gradient_centralization",
+    "zoo_swa",
 ]
 KERAS_TWINS = {"zoo_sgd": "sgd", "zoo_momentum": "sgd"}
 MODES = ("uncompiled", "xla", "jit_function")
@@ -83,6 +84,13 @@ def _all_wrappers(inner):
             inner(), clipping=0.05
         ),
         "zoo_skip_non_finite": wrappers.SkipNonFinite(inner()),
+        "zoo_swa": wrappers.SWA(
+            inner(),
+            start_averaging=3,
+            average_period=2,
+            swa_learning_rate=0.004,
+            anneal_steps=3,
+        ),
         "nested": wrappers.Lookahead(
             wrappers.SkipNonFinite(wrappers.GradientCentralization(inner())),
             sync_period=2,
@@ -131,7 +139,7 @@ def test_fit_with_and_without_jit_compile_equals_the_manual_loop(inner):
 @pytest.mark.subprocess
 def test_resume_in_new_process_matches_uninterrupted(tmp_path):
     x, y = resume.data()
-    expected, models = {}, {}
+    expected, models, points = {}, {}, {}
     for inner in sorted(INNERS):
         for key, optimizer in _all_wrappers(INNERS[inner]).items():
             model = resume.model()
@@ -139,6 +147,10 @@ def test_resume_in_new_process_matches_uninterrupted(tmp_path):
             path = str(tmp_path / f"{key}-{inner}.keras")
             expected[path] = resume.fit_save_fit(model, x, y, path)
             models[path] = type(optimizer).registered_name
+            if type(optimizer).has_own_evaluation_point:
+                points[path] = [
+                    np.asarray(v) for v in optimizer.evaluation_values()
+                ]
     # The weight-decay exclusion is saved in the config, unlike Keras's
     # exclude_from_weight_decay() call.
     model = resume.model()
@@ -161,6 +173,13 @@ def test_resume_in_new_process_matches_uninterrupted(tmp_path):
         assert iterations == 18, path
         for a, b in zip(got, weights):
             np.testing.assert_array_equal(a, b, err_msg=path)
+        # The evaluation point (SWA's average and its snapshot count,
+        # Lookahead's slow weights) continues exactly too.
+        point = resume.resumed_evaluation_point(path)
+        assert len(point) == len(points.get(path, [])), path
+        for a, b in zip(point, points.get(path, [])):
+            np.testing.assert_array_equal(a, b, err_msg=path)
+    assert len(points) == 6  # Lookahead, SWA, nested; zoo and Keras inner
 
 
 # ----------------------------------------------------------------------
@@ -432,3 +451,170 @@ def test_compare_accepts_wrapped_configurations():
         batch_size=16,
     )
     assert run["epochs"] == 2 and not run["diverged"]
+
+
+# ----------------------------------------------------------------------
+# SWA: its learning rate, its config, the batch-normalization refresh.
+
+
+def test_swa_cyclical_rate_is_the_papers_sawtooth():
+    # Izmailov et al. (2018), section 3.2: alpha(i) = (1 - t) a1 + t a2,
+    # t = (mod(i - 1, c) + 1) / c, for the i-th update of the phase.
+    inner = keras.optimizers.SGD(0.1)
+    opt = wrappers.SWA(
+        inner,
+        start_averaging=3,
+        average_period=4,
+        swa_learning_rate=0.01,
+        cycle_learning_rate=0.05,
+    )
+    got = [float(inner._learning_rate(step)) for step in range(15)]
+    want = []
+    for step in range(15):
+        i = step - 3 + 1  # the phase's updates, from 1
+        if i < 1:
+            want.append(0.1)
+        else:
+            t = ((i - 1) % 4 + 1) / 4
+            want.append((1 - t) * 0.05 + t * 0.01)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    # Each snapshot (t - 3) % 4 == 0 after update t = step + 1 falls on
+    # the cycle's lowest rate.
+    assert all(
+        got[t - 1] == pytest.approx(0.01) for t in (7, 11, 15) if t <= 15
+    )
+    assert opt.snapshots is None  # made when the optimizer is built
+
+
+def test_swa_config_round_trips_with_one_schedule():
+    opt = wrappers.SWA(
+        keras_optim_zoo.get(
+            "zoo_momentum",
+            learning_rate=keras_optim_zoo.schedules.get(
+                "zoo_cosine", initial_learning_rate=0.1, decay_steps=50
+            ),
+        ),
+        start_averaging=20,
+        average_period=5,
+        swa_learning_rate=0.02,
+        anneal_steps=4,
+        anneal_strategy="linear",
+    )
+    serialized = json.loads(
+        json.dumps(keras.saving.serialize_keras_object(opt))
+    )
+    inner_rate = serialized["config"]["optimizer"]["config"]["learning_rate"]
+    assert inner_rate["class_name"] == "Cosine"  # not the SWA schedule
+    copy = keras.optimizers.get(serialized)
+    assert copy.get_config() == opt.get_config()
+    a = opt.inner_optimizer._learning_rate
+    b = copy.inner_optimizer._learning_rate
+    assert type(b) is type(a) and not isinstance(b.base, type(a))
+    for step in (0, 19, 20, 22, 24, 40):
+        assert float(b(step)) == pytest.approx(float(a(step)), rel=1e-7)
+    # Annealed linearly from the cosine's value at step 20 to 0.02.
+    start = float(b.base(20))
+    assert float(b(22)) == pytest.approx(0.02 * 0.5 + start * 0.5, rel=1e-6)
+
+
+def test_swa_bad_arguments_are_rejected_naming_them():
+    cases = [
+        (dict(average_period=0), "`average_period`"),
+        (dict(start_averaging=-1), "`start_averaging`"),
+        (dict(swa_learning_rate=0.0), "`swa_learning_rate`"),
+        (dict(anneal_strategy="exp"), "`anneal_strategy`"),
+        (dict(cycle_learning_rate=0.1), "`cycle_learning_rate`"),
+        (
+            dict(
+                swa_learning_rate=0.01, cycle_learning_rate=0.1, anneal_steps=3
+            ),
+            "`anneal_steps`",
+        ),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(ValueError, match=match):
+            wrappers.SWA("zoo_sgd", **kwargs)
+
+
+def _bn_model():
+    keras.utils.set_random_seed(3)
+    return keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(6),
+            keras.layers.BatchNormalization(momentum=0.9),
+            keras.layers.Dense(2),
+        ]
+    )
+
+
+def test_update_bn_keeps_the_average_of_the_batch_statistics():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((40, 4)).astype("float32") * 3 + 1
+    model = _bn_model()
+    model(x[:2])
+    before = [w.copy() for w in model.get_weights()]
+    bn = model.layers[1]
+    assert wrappers.update_bn(model, x, batch_size=10) == 4
+    kernel, bias = model.layers[0].get_weights()
+    means, variances = [], []
+    for i in range(0, 40, 10):
+        h = x[i : i + 10].astype("float64") @ kernel + bias
+        means.append(h.mean(axis=0))
+        variances.append(h.var(axis=0))  # biased, as Keras's layer
+    np.testing.assert_allclose(
+        bn.moving_mean.numpy(), np.mean(means, axis=0), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        bn.moving_variance.numpy(),
+        np.mean(variances, axis=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert bn.momentum == 0.9
+    # Only the statistics changed.
+    for layer in (model.layers[0], model.layers[2]):
+        for w in layer.trainable_weights:
+            assert any(np.array_equal(w.numpy(), b) for b in before)
+    # A dataset of (x, y) batches gives the same statistics.
+    mean = bn.moving_mean.numpy().copy()
+    data = tf.data.Dataset.from_tensor_slices((x, x[:, :2])).batch(10)
+    assert wrappers.update_bn(model, data) == 4
+    np.testing.assert_allclose(bn.moving_mean.numpy(), mean, rtol=1e-6)
+    assert wrappers.update_bn(model, x, batch_size=10, steps=2) == 2
+    np.testing.assert_allclose(
+        bn.moving_mean.numpy(), np.mean(means[:2], axis=0), rtol=1e-5, atol=1e-6
+    )
+    for kwargs, match in [
+        (dict(batch_size=0), "`batch_size`"),
+        (dict(steps=0), "`steps`"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            wrappers.update_bn(model, x, **kwargs)
+    with pytest.raises(ValueError, match="`data`"):
+        wrappers.update_bn(model, [])
+
+
+def test_swa_in_fit_then_refreshed_statistics_at_the_average():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((64, 4)).astype("float32")
+    y = x[:, :2] * 2.0 - x[:, 2:3]
+    model = _bn_model()
+    opt = wrappers.SWA(
+        keras.optimizers.SGD(0.05, momentum=0.9),
+        start_averaging=8,
+        average_period=4,
+        swa_learning_rate=0.01,
+    )
+    model.compile(optimizer=opt, loss="mse")
+    model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0)
+    assert int(opt.iterations) == 32 and int(opt.snapshots) == 7
+    assert float(opt.learning_rate) == pytest.approx(0.01)
+    training = [v.numpy().copy() for v in model.trainable_variables]
+    opt.swap_evaluation_weights()
+    wrappers.update_bn(model, x, batch_size=16)
+    averaged_loss = model.evaluate(x, y, verbose=0)
+    opt.restore_training_weights()
+    for a, b in zip(model.trainable_variables, training):
+        np.testing.assert_array_equal(a.numpy(), b)
+    assert np.isfinite(averaged_loss)

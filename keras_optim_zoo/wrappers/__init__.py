@@ -11,6 +11,9 @@
   unit-wise, relative to the weights' norms.
 - `SkipNonFinite` (`"zoo_skip_non_finite"`): steps with NaN or infinite
   gradients change nothing and are counted.
+- `SWA` (`"zoo_swa"`): stochastic weight averaging, with its own constant,
+  annealed or cyclical learning rate; `update_bn(model, data)` recomputes
+  the batch-normalization statistics at the averaged weights.
 
 Wrappers nest (`Lookahead(SkipNonFinite("zoo_adam"))`), save their inner
 optimizer's config inside their own, and pass the learning rate, the step
@@ -33,6 +36,7 @@ from keras_optim_zoo.wrappers.gradients import (  # noqa: E402
     SkipNonFinite,
 )
 from keras_optim_zoo.wrappers.lookahead import Lookahead  # noqa: E402
+from keras_optim_zoo.wrappers.swa import SWA, update_bn  # noqa: E402
 
 list_wrappers, get = _registry.accessors("wrapper", "zoo_lookahead")
 
@@ -40,8 +44,10 @@ __all__ = [
     "AdaptiveGradientClipping",
     "GradientCentralization",
     "Lookahead",
+    "SWA",
     "SkipNonFinite",
     "ZooWrapper",
     "get",
     "list_wrappers",
+    "update_bn",
 ]
