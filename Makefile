@@ -26,10 +26,11 @@ demo: $(STAMP)
 # TensorFlow and Keras keep about 0.4 MB per optimizer created for the
 # life of a process (measured, Keras's own Adam included), and in one
 # session of the whole suite a worker grew past 8 GB and died. Both run
-# even if the first fails; `make test` fails if either does.
+# even if the first fails; `make test` fails if either does. Work stealing
+# (`--dist worksteal`) keeps both workers busy to the end of each session.
 FIRST := tests/test_optimizer_contract.py tests/test_reference_trajectories.py \
 	tests/test_save_resume.py
-PYTEST := $(PY) -m pytest -n $(WORKERS) --timeout 1200 --durations=15
+PYTEST := $(PY) -m pytest -n $(WORKERS) --dist worksteal --timeout 1200 --durations=15
 test: $(STAMP) lint
 	$(PY) -m tools.test_database
 	status=0; \
