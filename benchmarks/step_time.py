@@ -100,7 +100,8 @@ def keras_factory(name):
     the Keras class's (`zoo_momentum` defaults to `momentum=0.9`, Keras's
     `SGD` to `0.0`), are passed on, so both compute the same algorithm.
     """
-    if keras_optim_zoo.get(name).keras_twin() is None:
+    cls = keras_optim_zoo.core.registry.lookup("optimizer", name)
+    if cls.keras_equivalent is None:
         return None
     return lambda: keras_optim_zoo.get(name).keras_twin()
 

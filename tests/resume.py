@@ -29,8 +29,8 @@ _SCRIPT = textwrap.dedent("""
                   shuffle=False, verbose=0)
         opt = model.optimizer
         point = {}
-        if getattr(opt, "has_evaluation_point", False) and not hasattr(
-                opt, "update_rule"):  # a wrapper's own point (SWA, Lookahead)
+        if getattr(type(opt), "has_own_evaluation_point", False):
+            # a wrapper's own point (SWA's average, Lookahead's slow weights)
             point = {f"eval_{i}": np.asarray(v)
                      for i, v in enumerate(opt.evaluation_values())}
         np.savez(path + ".after.npz", *model.get_weights(),

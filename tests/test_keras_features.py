@@ -33,7 +33,7 @@ def _pair(name, learning_rate=0.05, **kwargs):
     zoo = keras_optim_zoo.get(name, learning_rate=learning_rate, **kwargs)
     if zoo.keras_equivalent is None:
         pytest.skip("no Keras built-in computes this algorithm")
-    return zoo, keras_parity.keras_twin(zoo)
+    return zoo, zoo.keras_twin()
 
 
 @pytest.mark.parametrize("feature", sorted(FEATURES))
@@ -57,7 +57,7 @@ def test_base_feature_matches_keras(optimizer_name, feature):
         # As in the contract suite: allowed as far as Keras compiled
         # differs from Keras op by op (Ftrl's powers: measured 11 ulp on
         # its `linear` slot with global_clipnorm or loss scaling).
-        twin = keras_parity.keras_twin(zoo)
+        twin = zoo.keras_twin()
         c, _ = keras_parity.run(twin, "xla", grads, init)
         state = keras_parity.slot_values(twin)
         err -= max(

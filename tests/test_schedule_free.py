@@ -154,7 +154,7 @@ def test_keras_schedule_free_adamw_reads_the_new_z():
     grads, init = keras_parity.gradients(100), keras_parity.initial()
     for kwargs in ({}, {"beta_1": 0.72, "warmup_steps": 7}):
         zoo = KerasOrderAdamW(learning_rate=0.05, jit_compile=False, **kwargs)
-        ref = keras_parity.keras_twin(zoo)
+        ref = zoo.keras_twin()
         a, _ = keras_parity.run(zoo, "uncompiled", grads, init)
         b, _ = keras_parity.run(ref, "eager", grads, init)
         for x, y in zip(a, b):

@@ -54,11 +54,6 @@ def variants(cls):
     return found
 
 
-def keras_twin(zoo):
-    """The Keras built-in configured as `zoo` is, or None."""
-    return zoo.keras_twin()
-
-
 gradients = problem.gradients
 initial = problem.initial
 
@@ -86,7 +81,7 @@ def compare(name, kwargs, mode, steps=100, learning_rate=0.05):
         jit_compile=(mode != "uncompiled"),
         **kwargs,
     )
-    ref = keras_twin(zoo)
+    ref = zoo.keras_twin()
     grads, init = gradients(steps), initial()
     a, _ = run(zoo, mode, grads, init)
     b, _ = run(ref, "eager" if mode == "uncompiled" else mode, grads, init)
