@@ -22,8 +22,9 @@ REFERENCES = [
     "zoo_adaptive_gradient_clipping",
     "zoo_gradient_centralization",
     "zoo_swa",
+    "zoo_parameter_groups",
 ]
-KERAS_TWINS = {"zoo_sgd": "sgd", "zoo_momentum": "sgd"}
+KERAS_TWINS = {"zoo_sgd": "sgd", "zoo_momentum": "sgd", "zoo_adamw": "adamw"}
 MODES = ("uncompiled", "xla", "jit_function")
 
 
@@ -47,6 +48,25 @@ def _wrapped(name, case, mode, keras_twin=False):
     inner = _inner(
         kwargs.pop("optimizer"), case["learning_rate"], mode, keras_twin
     )
+    if "groups" in kwargs:  # zoo_parameter_groups: each group's optimizer
+        kwargs["groups"] = [
+            {
+                **group,
+                "optimizer": _inner(
+                    group["optimizer"],
+                    group["optimizer"]["learning_rate"],
+                    mode,
+                    keras_twin,
+                ),
+            }
+            if "optimizer" in group
+            else group
+            for group in kwargs["groups"]
+        ]
+    if "schedule" in kwargs:  # the wrapper's learning rate
+        kwargs["learning_rate"] = keras_optim_zoo.schedules.get(
+            kwargs.pop("schedule")
+        )
     return wrappers.get(name, optimizer=inner, **kwargs)
 
 
@@ -90,6 +110,10 @@ def _all_wrappers(inner):
             average_period=2,
             swa_learning_rate=0.004,
             anneal_steps=3,
+        ),
+        "zoo_parameter_groups": wrappers.ParameterGroups(
+            inner(),
+            [{"patterns": ["*/bias"], "learning_rate_multiplier": 0.5}],
         ),
         "nested": wrappers.Lookahead(
             wrappers.SkipNonFinite(wrappers.GradientCentralization(inner())),

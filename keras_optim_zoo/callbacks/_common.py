@@ -30,8 +30,9 @@ def chain(optimizer):
 
 
 def unwrap(optimizer):
-    """The optimizer that does the updates (inside a `LossScaleOptimizer`
-    or the zoo's wrappers): it holds the learning rate."""
+    """The optimizer that holds the learning rate (inside a
+    `LossScaleOptimizer` or the zoo's wrappers): the one that does the
+    updates, or `ParameterGroups`, whose rate sets its groups'."""
     return chain(optimizer)[-1]
 
 
@@ -45,8 +46,10 @@ def model_optimizer(callback):
         )
     if hasattr(optimizer, "optimizers"):  # keras's multi-optimizer wrappers
         raise ValueError(
-            f"{type(callback).__name__} drives one optimizer; received "
-            f"{type(optimizer).__name__} holding several."
+            f"{type(callback).__name__} drives one learning rate; "
+            f"{type(optimizer).__name__} holds several optimizers and has "
+            "none. Use keras_optim_zoo.wrappers.ParameterGroups, whose "
+            "learning rate sets every group's, keeping their ratios."
         )
     return unwrap(optimizer)
 

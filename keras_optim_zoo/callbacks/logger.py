@@ -38,7 +38,9 @@ class LearningRateLogger(_common.ConfigMixin, keras.callbacks.Callback):
     evaluated at `iterations - 1`, the step just taken, so the epoch value
     is the rate of the epoch's last update; a variable is read, a callable
     is called. A `LossScaleOptimizer` (mixed precision) is unwrapped to
-    its `inner_optimizer`.
+    its `inner_optimizer`. With `wrappers.ParameterGroups`, each group's
+    values are logged too, as `learning_rate/<group>` (and
+    `momentum/<group>`, ...), next to the wrapper's `learning_rate`.
 
     Callbacks see the logs in list order, and Keras appends `History` and
     the progress bar after yours: put this logger before `CSVLogger` and
@@ -69,13 +71,11 @@ class LearningRateLogger(_common.ConfigMixin, keras.callbacks.Callback):
     def values(self):
         """`{"learning_rate": float, ...}` for the model's optimizer now."""
         optimizer = _common.model_optimizer(self)
-        found = {"learning_rate": _common.applied_learning_rate(optimizer)}
-        for name in LOGGED_HYPERPARAMETERS + LOGGED_ESTIMATES:
-            value = getattr(optimizer, name, None)
-            if isinstance(value, keras.Variable) or (
-                isinstance(value, numbers.Real) and not isinstance(value, bool)
-            ):
-                found[name] = _common.to_float(value)
+        found = _values_of(optimizer)
+        groups = getattr(optimizer, "group_optimizers", {})
+        for group, group_optimizer in groups.items():  # ParameterGroups
+            for name, value in _values_of(group_optimizer).items():
+                found[f"{name}/{group}"] = value
         return found
 
     def on_train_batch_end(self, batch, logs=None):
@@ -85,3 +85,17 @@ class LearningRateLogger(_common.ConfigMixin, keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs.update(self.values())
+
+
+def _values_of(optimizer):
+    """The learning rate, and the logged hyper-parameters and estimates
+    that `optimizer` has, as floats."""
+    found = {"learning_rate": _common.applied_learning_rate(optimizer)}
+    optimizer = _common.unwrap(optimizer)
+    for name in LOGGED_HYPERPARAMETERS + LOGGED_ESTIMATES:
+        value = getattr(optimizer, name, None)
+        if isinstance(value, keras.Variable) or (
+            isinstance(value, numbers.Real) and not isinstance(value, bool)
+        ):
+            found[name] = _common.to_float(value)
+    return found

@@ -163,10 +163,15 @@ class HyperparameterScheduler(_Scheduler):
         check_changeable(_common.model_optimizer(self), self.hyperparameter)
 
     def _current(self, optimizer):
+        if hasattr(optimizer, "set_hyperparameter"):  # ParameterGroups
+            return optimizer.get_hyperparameter(self.hyperparameter)
         return _common.to_float(getattr(optimizer, self.hyperparameter))
 
     def _set(self, optimizer, value):
-        setattr(optimizer, self.hyperparameter, value)
+        if hasattr(optimizer, "set_hyperparameter"):  # every group's
+            optimizer.set_hyperparameter(self.hyperparameter, value)
+        else:
+            setattr(optimizer, self.hyperparameter, value)
 
     def _what(self):
         return self.hyperparameter
@@ -175,6 +180,8 @@ class HyperparameterScheduler(_Scheduler):
 def changeable_hyperparameters(optimizer):
     """Names of the hyper-parameters of `optimizer` held in variables."""
     optimizer = _common.unwrap(optimizer)
+    if hasattr(optimizer, "group_optimizers"):  # ParameterGroups
+        return sorted(optimizer.changeable_hyperparameters())
     declared = getattr(type(optimizer), "_all_hyperparameters", {})
     return [
         name
@@ -191,7 +198,9 @@ def check_changeable(optimizer, name):
     if name in changeable:
         return
     kind = type(optimizer).__name__
-    if declared is None:
+    if hasattr(optimizer, "group_optimizers"):
+        why = f"no parameter group's optimizer has `{name}` changeable"
+    elif declared is None:
         why = (
             f"{kind} is not a zoo optimizer; Keras's optimizers compile "
             "their hyper-parameters in as constants. Use a zoo optimizer "

@@ -73,6 +73,28 @@ class EvaluationPoint:
             )
 
 
+def has_point(optimizer):
+    """Whether `optimizer` (any Keras optimizer) has an evaluation point:
+    an evaluation rule of its own, or Keras's `use_ema`."""
+    return bool(
+        getattr(optimizer, "has_evaluation_point", False)
+        or getattr(optimizer, "use_ema", False)
+    )
+
+
+def point_values(optimizer, variables):
+    """The evaluation point of `optimizer` for `variables`: its
+    `evaluation_values()` where it has one, else the EMA of the weights;
+    `None` if it has neither."""
+    if hasattr(optimizer, "evaluation_values") and getattr(
+        optimizer, "has_evaluation_point", False
+    ):
+        return optimizer.evaluation_values(variables)
+    if getattr(optimizer, "use_ema", False):
+        return ema_values(optimizer, variables)
+    return None
+
+
 def ema_values(optimizer, variables):
     """The EMA of `variables` kept by any Keras optimizer with `use_ema`."""
     averages = optimizer._model_variables_moving_average

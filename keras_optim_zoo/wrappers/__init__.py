@@ -14,6 +14,10 @@
 - `SWA` (`"zoo_swa"`): stochastic weight averaging, with its own constant,
   annealed or cyclical learning rate; `update_bn(model, data)` recomputes
   the batch-normalization statistics at the averaged weights.
+- `ParameterGroups` (`"zoo_parameter_groups"`): different optimizers,
+  learning-rate multipliers and weight decay for groups of variables
+  chosen by path patterns or a predicate (`Group`); `layerwise_decay`
+  makes the groups of layer-wise learning-rate decay.
 
 Wrappers nest (`Lookahead(SkipNonFinite("zoo_adam"))`), save their inner
 optimizer's config inside their own, and pass the learning rate, the step
@@ -35,6 +39,11 @@ from keras_optim_zoo.wrappers.gradients import (  # noqa: E402
     GradientCentralization,
     SkipNonFinite,
 )
+from keras_optim_zoo.wrappers.groups import (  # noqa: E402
+    Group,
+    ParameterGroups,
+    layerwise_decay,
+)
 from keras_optim_zoo.wrappers.lookahead import Lookahead  # noqa: E402
 from keras_optim_zoo.wrappers.swa import SWA, update_bn  # noqa: E402
 
@@ -43,11 +52,14 @@ list_wrappers, get = _registry.accessors("wrapper", "zoo_lookahead")
 __all__ = [
     "AdaptiveGradientClipping",
     "GradientCentralization",
+    "Group",
     "Lookahead",
+    "ParameterGroups",
     "SWA",
     "SkipNonFinite",
     "ZooWrapper",
     "get",
+    "layerwise_decay",
     "list_wrappers",
     "update_bn",
 ]

@@ -24,7 +24,11 @@ from keras import ops
 
 from keras_optim_zoo.core import compile as xla
 from keras_optim_zoo.core.base import slot_name, step_variables
-from keras_optim_zoo.core.evaluation import EvaluationPoint, ema_values
+from keras_optim_zoo.core.evaluation import (
+    EvaluationPoint,
+    has_point,
+    point_values,
+)
 from keras_optim_zoo.core.hyper import invalid
 
 
@@ -189,10 +193,7 @@ class ZooWrapper(EvaluationPoint, keras.optimizers.Optimizer):
         """Whether this wrapper (or its inner optimizer) has one."""
         if type(self).has_own_evaluation_point:
             return True
-        inner = self.inner_optimizer
-        return bool(
-            getattr(inner, "has_evaluation_point", False) or inner.use_ema
-        )
+        return has_point(self.inner_optimizer)
 
     def own_evaluation_values(self, variables):
         """The wrapper's own evaluation point (a hook)."""
@@ -205,10 +206,9 @@ class ZooWrapper(EvaluationPoint, keras.optimizers.Optimizer):
         if type(self).has_own_evaluation_point:
             return self.own_evaluation_values(variables)
         inner = self.inner_optimizer
-        if hasattr(inner, "evaluation_values") and inner.has_evaluation_point:
-            return inner.evaluation_values(variables)
-        if inner.use_ema:
-            return ema_values(inner, variables)
+        values = point_values(inner, variables)
+        if values is not None:
+            return values
         raise ValueError(
             f"{type(self).__name__} around {type(inner).__name__} has no "
             "evaluation point: neither has its own, and the inner "
