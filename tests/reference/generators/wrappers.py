@@ -1,5 +1,5 @@
 """Reference trajectories of the wrappers: `zoo_lookahead` against
-`pytorch_optimizer.Lookahead`, `zoo_adaptive_gradient_clipping` against
+`pytorch_optimizer.Lookahead` and `optax.lookahead`, `zoo_adaptive_gradient_clipping` against
 optax's `adaptive_grad_clip`, `zoo_gradient_centralization` against the
 authors' `centralized_gradient` (as shipped in Ranger's `ranger2020.py`,
 which credits Yonghongwei/Gradient-Centralization) before `torch.optim.SGD`.
@@ -78,18 +78,67 @@ def lookahead():
                 name, {**la, "optimizer": spec}, lr, got, CHECKPOINTS
             )
         )
+    # optax's lookahead (its parameters are the fast and slow pair; the
+    # fast ones are the weights trained, and stored here).
+    for name, spec, tx, lr, la in [
+        (
+            "optax_momentum",
+            inner("zoo_momentum", momentum=0.9),
+            lambda lr: optax.sgd(lr, momentum=0.9),
+            0.05,
+            {"sync_period": 4, "slow_step_size": 0.6},
+        ),
+        (
+            "optax_adam",
+            inner("zoo_adam", beta_2=0.99, epsilon=1e-8),
+            lambda lr: optax.adam(lr, b2=0.99, eps=1e-8),
+            0.01,
+            {"sync_period": 5, "slow_step_size": 0.5},
+        ),
+    ]:
+        got = _optax_lookahead(
+            optax.lookahead(tx(lr), la["sync_period"], la["slow_step_size"])
+        )
+        cases.append(
+            trajectory_io.case(
+                name, {**la, "optimizer": spec}, lr, got, CHECKPOINTS
+            )
+        )
     trajectory_io.write(
         "zoo_lookahead",
-        f"pytorch_optimizer.Lookahead {version('pytorch-optimizer')}",
+        f"pytorch_optimizer.Lookahead {version('pytorch-optimizer')}; "
+        f"optax.lookahead {version('optax')} (the optax_* cases)",
         cases,
         script=SCRIPT,
         versions={
             "torch": version("torch"),
             "pytorch-optimizer": version("pytorch-optimizer"),
+            "optax": version("optax"),
+            "jax": version("jax"),
         },
         tolerance=TOLERANCE,
         tolerance_reason=REASON,
     )
+
+
+def _optax_lookahead(tx):
+    """The fast weights of `optax.lookahead` on `problem.gradients`."""
+    import jax.numpy as jnp
+
+    from tests.reference import problem
+
+    params = optax.LookaheadParams.init_synced(
+        [jnp.asarray(x) for x in problem.initial(1)]
+    )
+    state = tx.init(params)
+    out = {0: [np.asarray(p) for p in params.fast]}
+    for step, grads in enumerate(problem.gradients(STEPS, 0), start=1):
+        updates, state = tx.update(
+            [jnp.asarray(g) for g in grads], state, params
+        )
+        params = optax.apply_updates(params, updates)
+        out[step] = [np.asarray(p) for p in params.fast]
+    return out
 
 
 def agc():
