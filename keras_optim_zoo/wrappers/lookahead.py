@@ -32,9 +32,9 @@ class Lookahead(ZooWrapper):
     Matches `pytorch_optimizer.Lookahead` 4.1.0 around `torch.optim.SGD`
     and `torch.optim.RAdam`, and optax 0.2.8's `lookahead` around
     `optax.sgd` (momentum) and `optax.adam` (stored trajectories, with zoo
-    and Keras inner optimizers). The arguments and defaults are tf-addons' `Lookahead`
-    (`sync_period=6`, `slow_step_size=0.5`); the authors' code defaults to
-    5 and 0.8, pytorch-optimizer to 5 and 0.5. The inner optimizer's state
+    and Keras inner optimizers). The arguments and defaults are
+    tf-addons' `Lookahead` (`sync_period=6`, `slow_step_size=0.5`); the
+    authors' code defaults to 5 and 0.8, pytorch-optimizer to 5 and 0.5. The inner optimizer's state
     (its momentum) is kept at synchronization, the authors' default
     (`pullback_momentum="none"`).
 
