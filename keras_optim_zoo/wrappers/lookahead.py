@@ -34,8 +34,9 @@ class Lookahead(ZooWrapper):
     `optax.sgd` (momentum) and `optax.adam` (stored trajectories, with zoo
     and Keras inner optimizers). The arguments and defaults are
     tf-addons' `Lookahead` (`sync_period=6`, `slow_step_size=0.5`); the
-    authors' code defaults to 5 and 0.8, pytorch-optimizer to 5 and 0.5. The inner optimizer's state
-    (its momentum) is kept at synchronization, the authors' default
+    authors' code defaults to 5 and 0.8, pytorch-optimizer to 5 and 0.5.
+    The inner optimizer's state (its momentum) is kept at
+    synchronization, the authors' default
     (`pullback_momentum="none"`).
 
     Args:
