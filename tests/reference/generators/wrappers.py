@@ -1,8 +1,9 @@
 """Reference trajectories of the wrappers: `zoo_lookahead` against
 `pytorch_optimizer.Lookahead` and `optax.lookahead`,
 `zoo_adaptive_gradient_clipping` against optax's `adaptive_grad_clip`,
-`zoo_gradient_centralization` against the authors' `centralized_gradient` (as shipped in Ranger's `ranger2020.py`,
-which credits Yonghongwei/Gradient-Centralization) before `torch.optim.SGD`.
+`zoo_gradient_centralization` against the authors' `centralized_gradient`
+(as shipped in Ranger's `ranger2020.py`, which credits
+Yonghongwei/Gradient-Centralization) before `torch.optim.SGD`.
 
 Run in the reference environment (torch, optax, pytorch-optimizer; no
 Keras), with the path of `ranger2020.py` (see `ranger.py`):
