@@ -443,3 +443,32 @@ def test_errors_at_build_name_the_group_and_the_paths():
     logger.set_model(model)
     with pytest.raises(ValueError, match="ParameterGroups"):
         logger.values()
+
+
+def test_keras_own_callbacks_keep_the_ratios_too():
+    # Keras's per-epoch LearningRateScheduler and ReduceLROnPlateau read
+    # and set `optimizer.learning_rate`: every group follows.
+    opt = ParameterGroups(
+        "adam", [Group(["head/*"], learning_rate_multiplier=0.25)]
+    )
+    model, _ = _fit(
+        opt,
+        epochs=3,
+        callbacks_=[
+            keras.callbacks.LearningRateScheduler(lambda e: 0.01 * (e + 1)),
+        ],
+    )
+    rates = [_rate(o) for o in opt.group_optimizers.values()]
+    assert rates == pytest.approx([0.03, 0.0075])
+    _fit(
+        opt,
+        epochs=2,
+        model=model,
+        callbacks_=[
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="loss", factor=0.5, patience=0, min_delta=10.0
+            )
+        ],
+    )
+    rates = [_rate(o) for o in opt.group_optimizers.values()]
+    assert rates == pytest.approx([0.015, 0.00375])
