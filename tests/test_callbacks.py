@@ -611,10 +611,19 @@ def test_smoothing_and_suggestion():
     lrs = finder_module.sweep(1e-5, 1.0, 51)
     x = np.log10(lrs)
     curve = 1 - np.tanh(2 * (x + 3)) + np.maximum(x + 1, 0) ** 2
-    result = callbacks.RangeTestResult(lrs, curve, curve, False)
-    # Steepest descent of 1 - tanh(2 (x + 3)) is at x = -3.
+    ema = finder_module.smooth(curve)
+    result = callbacks.RangeTestResult(lrs, curve, ema, False)
+    # Steepest descent of 1 - tanh(2 (x + 3)) is at x = -3: the centred
+    # smoothing keeps it there; the moving average would put it 0.4 of a
+    # decade later (at x = -2.6), on this noise-free curve already.
     assert result.steepest_lr == pytest.approx(1e-3)
-    assert result.min_loss_lr == pytest.approx(lrs[np.argmin(curve)])
+    assert result.min_loss_lr == pytest.approx(lrs[np.argmin(result.centered)])
+    # (The minimum, a kink, moves 0.2 of a decade towards the gentle side.)
+    assert abs(np.argmin(result.centered) - np.argmin(curve)) <= 2
+    x_ema = np.log10(lrs[5:])[np.argmin(np.gradient(ema[5:], x[5:]))]
+    assert x_ema > -2.7
+    # A centred average of a constant is the constant.
+    np.testing.assert_allclose(finder_module.centered_smooth([2.0] * 5, 1), 2.0)
     rising = np.array([1.0, 2.0, 3.0])
     short = callbacks.RangeTestResult(lrs[:3], rising, rising, True)
     assert short.steepest_lr is None

@@ -285,6 +285,8 @@ def test_postgres_workers_one_killed_mid_trial(tmp_path, postgres):
         ({"data": "tests.tune_fixtures:unlabelled"}, "label"),
         ({"trials": 0}, "trials"),
         ({"schedules": ["linear"]}, "schedules"),
+        ({"min_epochs": 4}, "`min_epochs`.*at most epochs"),
+        ({"min_epochs": 0}, "`min_epochs`"),
         ({"workers": 2, "data": None}, "workers"),
     ],
 )
@@ -313,6 +315,9 @@ def test_pruner_ignores_failed_trials_and_needs_competitors():
     study = optuna.create_study(direction="maximize")
     pruner = pruning.EpochHalving(max_epochs=9)
     assert pruner.rungs() == [1, 3]
+    # The grace period: the first rung, and the default rule.
+    assert pruning.EpochHalving(100, min_epochs=10).rungs() == [10, 30, 90]
+    assert [pruning.default_min_epochs(e) for e in (9, 20, 100)] == [1, 2, 10]
 
     def trial(value, state=TrialState.COMPLETE):
         study.add_trial(

@@ -55,6 +55,27 @@ def smooth(losses, smoothing=0.98):
     return np.array(out, dtype="float64")
 
 
+def centered_smooth(losses, sigma):
+    r"""Gaussian smoothing of `losses` over the steps, centred: no lag.
+
+    $s_k = \sum_j w_{kj} \ell_j / \sum_j w_{kj}$ with
+    $w_{kj} = e^{-(j - k)^2 / 2\sigma^2}$ (truncated at the ends). The
+    range test's suggestion is read from this curve: the causal moving
+    average (`smooth`) lags the losses by up to about $\beta/(1 - \beta)$
+    steps, 49 at $\beta = 0.98$, which in a 100-step sweep over seven
+    decades is three decades.
+    """
+    losses = np.asarray(losses, dtype="float64")
+    steps = np.arange(len(losses), dtype="float64")
+    weights = np.exp(-0.5 * ((steps[None, :] - steps[:, None]) / sigma) ** 2)
+    return (weights @ losses) / weights.sum(axis=1)
+
+
+#: The width of `centered_smooth` in the range test, as a fraction of its
+#: steps (3 steps of 100: a fifth of a decade over seven decades).
+CENTERED_WIDTH = 0.03
+
+
 @dataclasses.dataclass
 class RangeTestResult:
     """The curve of a learning-rate range test, and what it suggests.
@@ -62,15 +83,24 @@ class RangeTestResult:
     Attributes:
         learning_rates: The learning rate of each step taken.
         losses: The training loss of each step (of its batch).
-        smoothed: `smooth(losses)`.
+        smoothed: `smooth(losses)`, the causal moving average that
+            detects divergence while the test runs.
+        centered: `centered_smooth(losses)` (width `CENTERED_WIDTH` of
+            the steps, at least 1), the curve the suggestion is read from.
         diverged: Whether the test stopped early on divergence.
-        steepest_lr: The learning rate where the smoothed loss falls
+        steepest_lr: The learning rate where the centred curve falls
             fastest against `log10(lr)`, searched from the 10th percentile
-            of the steps up to the minimum of the smoothed loss. `None`
-            when fewer than 3 points lie there.
-        min_loss_lr: The learning rate at the minimum of the smoothed loss.
+            of the steps up to its minimum. `None` when fewer than 3
+            points lie there.
+        min_loss_lr: The learning rate at the minimum of the centred curve.
         suggested_lr: `steepest_lr`, or `min_loss_lr / 10` when that is
             `None` (the "minimum over ten" rule of thumb).
+
+    Reading the suggestion from the moving average instead put it one to
+    three decades too high (the average lags the losses): on MNIST-1D
+    (100 steps, two seeds) it suggested 0.145 and 0.089 for Adam on the
+    CNN and 5.1e-6 and 0.0056 for Lion on the MLP; from the centred curve
+    0.0126 and 0.0107, and 0.0034 for both seeds.
     """
 
     learning_rates: np.ndarray
@@ -79,17 +109,23 @@ class RangeTestResult:
     diverged: bool
 
     @property
+    def centered(self):
+        sigma = max(1.0, CENTERED_WIDTH * len(self.losses))
+        return centered_smooth(self.losses, sigma)
+
+    @property
     def min_loss_lr(self):
-        return float(self.learning_rates[int(np.argmin(self.smoothed))])
+        return float(self.learning_rates[int(np.argmin(self.centered))])
 
     @property
     def steepest_lr(self):
-        low = int(np.argmin(self.smoothed))
-        start = len(self.smoothed) // 10
+        curve = self.centered
+        low = int(np.argmin(curve))
+        start = len(curve) // 10
         if low - start < 2:
             return None
         x = np.log10(self.learning_rates[start : low + 1])
-        slope = np.gradient(self.smoothed[start : low + 1], x)
+        slope = np.gradient(curve[start : low + 1], x)
         return float(self.learning_rates[start + int(np.argmin(slope))])
 
     @property
@@ -107,21 +143,22 @@ class RangeTestResult:
 
         figure = Figure(figsize=(6, 4), dpi=100)
         ax = figure.add_subplot()
+        curve = self.centered
         ax.plot(self.learning_rates, self.losses, alpha=0.3, label="loss")
-        ax.plot(self.learning_rates, self.smoothed, label="smoothed loss")
+        ax.plot(self.learning_rates, curve, label="smoothed loss (centred)")
         suggested = self.suggested_lr
         at = int(np.argmin(np.abs(self.learning_rates - suggested)))
         ax.plot(
             [suggested],
-            [self.smoothed[at]],
+            [curve[at]],
             "o",
             color="red",
             label=f"suggested lr = {suggested:.3g}",
         )
         ax.axvline(suggested, color="red", linestyle=":", linewidth=1)
         # Show the descent; the divergence may run off the top.
-        low = float(np.min(self.smoothed))
-        high = float(np.max(self.smoothed[: int(np.argmin(self.smoothed)) + 1]))
+        low = float(np.min(curve))
+        high = float(np.max(curve[: int(np.argmin(curve)) + 1]))
         span = max(high - low, 1e-12)
         ax.set_ylim(low - 0.1 * span, high + 0.5 * span)
         ax.set_xscale("log")
@@ -306,8 +343,9 @@ def find_learning_rate(
 
     Returns:
         A `RangeTestResult`: `learning_rates`, `losses`, `smoothed`,
-        `diverged`, `suggested_lr` (steepest descent of the smoothed loss,
-        or the minimum's learning rate over ten), `min_loss_lr`.
+        `diverged`, `suggested_lr` (steepest descent of the centred
+        smoothing of the losses, or the minimum's learning rate over ten),
+        `min_loss_lr`.
 
     Example:
 

@@ -44,6 +44,12 @@ DEFAULT_OPTIMIZERS = (
 __all__ = ["DEFAULT_OPTIMIZERS", "Plan", "tune"]
 
 
+def _rungs(plan):
+    from keras_optim_zoo.tune import pruning
+
+    return pruning.EpochHalving(plan.epochs, min_epochs=plan.first_rung).rungs()
+
+
 def _positive_int(name, value, low=1):
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise invalid(name, value, f"an int >= {low}")
@@ -107,6 +113,7 @@ def tune(
     out="runs/tune",
     sampler_seed=0,
     range_test_steps=100,
+    min_epochs=None,
     data_dir=None,
     train_examples=None,
     keep_weights=False,
@@ -149,6 +156,9 @@ def tune(
         out: Run directory (results.json, results.md, PNGs, the journal).
         sampler_seed: Seeds the samplers. Defaults to `0`.
         range_test_steps: Steps of each candidate's range test.
+        min_epochs: The pruning's grace period: no search trial is pruned
+            before this many epochs (the first rung; the next ones are 3
+            and 9 times it). `None`: a tenth of `epochs`, at least 1.
         data_dir, train_examples, keep_weights, loss, metrics: As
             `compare` takes them.
         plots: Whether to write the PNGs. Defaults to `True`.
@@ -176,6 +186,12 @@ def tune(
     )
     _positive_int("search_seed", search_seed, low=0)
     _positive_int("range_test_steps", range_test_steps, low=2)
+    if min_epochs is not None:
+        _positive_int("min_epochs", min_epochs)
+        if min_epochs > epochs:
+            raise invalid(
+                "min_epochs", min_epochs, f"at most epochs ({epochs})"
+            )
     schedules, batch_sizes = space.validate_choices(schedules, batch_sizes)
     as_spec = isinstance(model, str) and (isinstance(data, str) or data is None)
     if workers > 1 and not as_spec:
@@ -211,6 +227,7 @@ def tune(
         out=out,
         sampler_seed=sampler_seed,
         range_test_steps=range_test_steps,
+        min_epochs=min_epochs,
         model=model if isinstance(model, str) else None,
         data=data if isinstance(data, str) else None,
         data_dir=data_dir,
@@ -225,7 +242,8 @@ def tune(
     progress(
         f"tuning {len(optimizers)} optimizers x {trials} trials of "
         f"{epochs} epochs on {plan.objective} ({direction}); then "
-        f"{len(seeds)} confirmation seeds each; storage "
+        f"{len(seeds)} confirmation seeds each; pruning at epochs "
+        f"{', '.join(map(str, _rungs(plan))) or 'none'}; storage "
         f"{storage.describe(storage_url) if storage_url else out}"
     )
     if workers == 1:

@@ -76,6 +76,13 @@ def parser():
     p.add_argument("--study-name", default="tune")
     p.add_argument("--sampler-seed", type=int, default=0)
     p.add_argument("--range-test-steps", type=int, default=100)
+    p.add_argument(
+        "--min-epochs",
+        type=int,
+        default=None,
+        help="pruning grace period: no trial is pruned before this many "
+        "epochs (default: a tenth of --epochs, at least 1)",
+    )
     p.add_argument("--out", default="runs/tune")
     from keras_optim_zoo.__main__ import add_verbose_option
 
@@ -111,6 +118,7 @@ def main(argv):
             out=args.out,
             sampler_seed=args.sampler_seed,
             range_test_steps=args.range_test_steps,
+            min_epochs=args.min_epochs,
             data_dir=args.data_dir,
             train_examples=args.train_examples,
             keep_weights=args.keep_weights,

@@ -53,6 +53,8 @@ class Plan:
         optimizers: Candidate zoo names.
         trials: Search trials per candidate.
         epochs: Epochs per trial (the pruner's maximum resource).
+        min_epochs: The pruner's grace period (its first rung), or `None`
+            for `pruning.default_min_epochs(epochs)`.
         seeds: Confirmation seeds.
         search_seed: The seed of every search trial's initial weights and
             data order (the same for all, so trials compare fairly).
@@ -90,6 +92,7 @@ class Plan:
     out: str = "runs/tune"
     sampler_seed: int = 0
     range_test_steps: int = 100
+    min_epochs: int | None = None
     heartbeat_interval: int = storages.HEARTBEAT_INTERVAL
     grace_period: int = storages.GRACE_PERIOD
     model: str | None = None
@@ -99,6 +102,13 @@ class Plan:
     keep_weights: bool = False
     loss: str | None = None
     metrics: list | None = None
+
+    @property
+    def first_rung(self):
+        """The epoch of the pruner's first rung (its grace period)."""
+        if self.min_epochs is None:
+            return pruning.default_min_epochs(self.epochs)
+        return self.min_epochs
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -160,7 +170,10 @@ class Worker:
         key = (optimizer, stage)
         if key not in self.studies:
             pruner = (
-                pruning.EpochHalving(self.plan.epochs)
+                pruning.EpochHalving(
+                    self.plan.epochs,
+                    min_epochs=self.plan.first_rung,
+                )
                 if stage == "search"
                 else optuna.pruners.NopPruner()
             )
