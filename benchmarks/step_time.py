@@ -14,6 +14,11 @@ are kept alive and timed round-robin, so that a noisy neighbour slows them
 alike; the table shows medians.
 
     python benchmarks/step_time.py [--repeats 7] [--optimizers zoo_adam ...]
+        [--modes eager function xla]
+
+A step's time is the median of its samples: for an optimizer with a rare
+expensive step (SOAP's refresh every `precondition_frequency` steps) that
+is the ordinary step; the samples are in the JSON.
 """
 
 import argparse
@@ -126,6 +131,13 @@ def main(argv=None):
             os.path.dirname(__file__), "results", "step_time.json"
         ),
     )
+    parser.add_argument(
+        "--modes",
+        nargs="*",
+        choices=MODES,
+        default=list(MODES),
+        help="calling modes to time (default: all three)",
+    )
     args = parser.parse_args(argv)
     names = args.optimizers or keras_optim_zoo.list_optimizers()
 
@@ -151,7 +163,9 @@ def main(argv=None):
     print("-" * len(header), flush=True)
     rows = []
     for name in names:
-        rows += _time_one(name, grads, rng, params, bandwidth, args.repeats)
+        rows += _time_one(
+            name, grads, rng, params, bandwidth, args.repeats, args.modes
+        )
     result = {
         "benchmark": "step_time",
         "parameters": params,
@@ -177,7 +191,7 @@ def main(argv=None):
     return result
 
 
-def _time_one(name, grads, rng, params, bandwidth, repeats):
+def _time_one(name, grads, rng, params, bandwidth, repeats, modes=MODES):
     """Rows for one optimizer: its configurations timed round-robin."""
     impls = {"zoo": lambda: keras_optim_zoo.get(name)}
     twin = keras_factory(name)
@@ -185,7 +199,7 @@ def _time_one(name, grads, rng, params, bandwidth, repeats):
         impls["keras"] = twin
     cases, first, limit = {}, {}, None
     for impl, factory in impls.items():
-        for mode in MODES:
+        for mode in modes:
             timed, opt = make_case(factory, mode, grads, rng)
             cases[(impl, mode)] = timed
             first[(impl, mode)] = timed()  # trace + compile + first step
@@ -198,7 +212,7 @@ def _time_one(name, grads, rng, params, bandwidth, repeats):
                 continue  # ~1 s a step; three samples suffice
             times[key].append(timed())
     rows = []
-    for mode in MODES:
+    for mode in modes:
         zoo = statistics.median(times[("zoo", mode)])
         ker = (
             statistics.median(times[("keras", mode)])

@@ -18,6 +18,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+import keras_optim_zoo
 from keras_optim_zoo import tune
 from keras_optim_zoo.tune import pruning, space, storage
 from tools.test_database import database_url
@@ -96,6 +97,7 @@ def test_a_diverging_trial_is_recorded_not_a_crash(tmp_path):
         epochs=2,
         seeds=[1],
         batch_sizes=[50],
+        schedules=["cosine"],  # a schedule's config as the learning rate
         out=out,
         range_test_steps=20,
     )
@@ -369,6 +371,10 @@ def test_batch_size_scaling_follows_the_declaration():
         {**params, "schedule": "cosine"}, lambda b: 10, 3
     )
     assert cosine["learning_rate"]["config"]["decay_steps"] == 30
+    # The overrides build the optimizer (the schedule's config included).
+    built = keras_optim_zoo.get("zoo_adam", **cosine)
+    schedule = keras_optim_zoo.core.base.learning_rate_object(built)
+    assert type(schedule).__name__ == "Cosine"
 
 
 def test_mysql_storage_holds_a_study():

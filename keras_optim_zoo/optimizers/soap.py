@@ -210,7 +210,7 @@ class SOAP(ZooOptimizer):
       per dimension). The authors' `data_format` (which permutes 4-D
       tensors for merging) is therefore not an argument.
     - The authors fall back to float64 `eigh` when float32 `eigh` fails;
-      the compiled update has no such fallback (it never failed here).
+      the refresh has no such fallback (it never failed here).
     - `eigh` and QR fix each eigenvector only up to its sign, which the
       update does not depend on, but a repeated eigenvalue only up to a
       rotation of its eigenspace, which it does. At the first step a
@@ -238,6 +238,13 @@ class SOAP(ZooOptimizer):
     `normalize_gradient`: 1.0e-6 from the authors' on the same cases; its
     `merge_dims` raises on 1-D variables (`merge_small_dims` returns `[1]`
     for a shape that merges into one dimension).
+
+    The eigenbases are computed outside the update's XLA kernel
+    (`refresh_rule`, after steps 1, $f + 1$, $2f + 1$, ...), as
+    TensorFlow's own `eigh` and QR: XLA's CPU `eigh` is 40-80 times
+    slower. Inside `model.fit(jit_compile=True)` the whole step is one XLA
+    program and the refresh is compiled with it: on a CPU, train SOAP
+    with `jit_compile=False` (the default `"auto"` compiles).
 
     State per variable: the two moments (the variable's shape, in its
     dtype), a step count (int32), and per preconditioned dimension $d_i$
@@ -345,21 +352,13 @@ class SOAP(ZooOptimizer):
             for i, gg in enumerate(ggs)
         ]
 
-        def pack(p, m, v, qs):
-            out = {"p": p, "momentum": m, "velocity": v}
-            for i, q in enumerate(qs):
-                if q is not None:
-                    out[f"q_{i}"] = q
-            return out
-
         def first():
-            # The authors' step 1: the eigenbases only.
-            qs = [None if gg is None else _eigenbasis(gg) for gg in ggs]
-            return pack(
+            # The authors' step 1 builds the preconditioner only (its
+            # eigenbases: `refresh_rule`); the weights do not move.
+            return (
                 ops.cast(param, f32),
                 ops.cast(slots["momentum"], f32),
                 ops.cast(slots["velocity"], f32),
-                qs,
             )
 
         def step():
@@ -391,39 +390,62 @@ class SOAP(ZooOptimizer):
             if hp.decays and hp.weight_decay is not None:
                 rate = ops.cast(hp.lr, "float64") * hp.weight_decay
                 new = new - ops.cast(rate, f32) * new
-            refresh = ops.equal(ops.mod(count, hp.precondition_frequency), 0)
+            return new, ops.reshape(m, param.shape), ops.reshape(v, param.shape)
 
-            def present(qs):
-                return [q for q in qs if q is not None]
-
-            def rotate():
-                qs, v_sorted = _refresh(ggs, bases, v)
-                m_new = _project(_project(m, bases, back=True), qs)
-                return m_new, v_sorted, present(qs)
-
-            def keep():
-                return m, v, present(bases)
-
-            qs = bases
-            if any(pre):
-                m, v, found = ops.cond(refresh, rotate, keep)
-                found = iter(found)
-                qs = [None if q is None else next(found) for q in bases]
-            return pack(
-                new,
-                ops.reshape(m, param.shape),
-                ops.reshape(v, param.shape),
-                qs,
-            )
-
-        out = ops.cond(ops.equal(count, 0), first, step)
-        new_slots = {
-            "momentum": out["momentum"],
-            "velocity": out["velocity"],
-            "step": count + 1,
-        }
+        new, m, v = ops.cond(ops.equal(count, 0), first, step)
+        new_slots = {"momentum": m, "velocity": v, "step": count + 1}
         for i in dims:
             if pre[i]:
                 new_slots[f"gg_{i}"] = ggs[i]
-                new_slots[f"q_{i}"] = out[f"q_{i}"]
-        return out["p"], new_slots
+        return new, new_slots
+
+    @staticmethod
+    def refresh_due(slots, hp):
+        # After Keras step t (the `step` slot is t): the first eigenbases
+        # at t = 1, a refresh at t = f + 1, 2f + 1, ... (s mod f = 0).
+        if not any(hp.group.preconditioned):
+            return False
+        count = slots["step"]
+        later = ops.equal(ops.mod(count - 1, hp.precondition_frequency), 0)
+        return ops.logical_or(
+            ops.equal(count, 1), ops.logical_and(count > 1, later)
+        )
+
+    @staticmethod
+    def refresh_rule(slots, hp):
+        """The eigenbases: by `eigh` after step 1, then one power
+        iteration and QR (`_refresh`), with the moments moved along.
+        Outside the update's XLA kernel (see `ZooOptimizer.refresh_rule`).
+        """
+        lay = hp.group
+        f32 = "float32"
+        dims = range(len(lay.shape))
+        pre = [lay.preconditioned[i] for i in dims]
+        ggs = [slots[f"gg_{i}"] if pre[i] else None for i in dims]
+        bases = [slots[f"q_{i}"] if pre[i] else None for i in dims]
+        shape = slots["momentum"].shape
+        m = ops.reshape(ops.cast(slots["momentum"], f32), lay.shape)
+        v = ops.reshape(ops.cast(slots["velocity"], f32), lay.shape)
+
+        def present(qs):
+            return [q for q in qs if q is not None]
+
+        def first():
+            qs = [None if gg is None else _eigenbasis(gg) for gg in ggs]
+            return m, v, present(qs)
+
+        def rotate():
+            qs, v_sorted = _refresh(ggs, bases, v)
+            m_new = _project(_project(m, bases, back=True), qs)
+            return m_new, v_sorted, present(qs)
+
+        m, v, found = ops.cond(ops.equal(slots["step"], 1), first, rotate)
+        found = iter(found)
+        new = {
+            "momentum": ops.reshape(m, shape),
+            "velocity": ops.reshape(v, shape),
+        }
+        for i in dims:
+            if pre[i]:
+                new[f"q_{i}"] = next(found)
+        return new

@@ -23,7 +23,11 @@ import keras
 from keras import ops
 
 from keras_optim_zoo.core import compile as xla
-from keras_optim_zoo.core.base import slot_name, step_variables
+from keras_optim_zoo.core.base import (
+    as_learning_rate,
+    slot_name,
+    step_variables,
+)
 from keras_optim_zoo.core.evaluation import (
     EvaluationPoint,
     has_point,
@@ -100,8 +104,8 @@ class ZooWrapper(EvaluationPoint, keras.optimizers.Optimizer):
             raise invalid("name", name, "a string or None")
         inner = resolve_optimizer(optimizer)
         self.check_inner(inner)
-        if learning_rate is not None:
-            inner.learning_rate = learning_rate  # validated by the inner
+        if learning_rate is not None:  # validated by the inner optimizer
+            inner.learning_rate = as_learning_rate(learning_rate)
         super().__init__(learning_rate=0.0, name=name)
         self.inner_optimizer = inner
         vars(self)["_wrapper_values"] = values

@@ -9,7 +9,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_optim_zoo.core.base import learning_rate_object, step_variables
+from keras_optim_zoo.core.base import (
+    as_learning_rate,
+    learning_rate_object,
+    step_variables,
+)
 from keras_optim_zoo.core.evaluation import (
     EvaluationPoint,
     has_point,
@@ -324,6 +328,7 @@ class ParameterGroups(EvaluationPoint, keras.optimizers.Optimizer):
                     "groups", [g.name for g in groups], "unique group names"
                 )
             names.append(group.name)
+        learning_rate = as_learning_rate(learning_rate)
         if learning_rate is None:
             learning_rate = learning_rate_object(_chain(default)[-1])
             if isinstance(learning_rate, keras.Variable):
