@@ -173,17 +173,10 @@ class ZooWrapper(EvaluationPoint, keras.optimizers.Optimizer):
         """Runs after the inner optimizer's step (a hook)."""
 
     def apply(self, grads, trainable_variables=None):
-        self._check_training()
-        grads = list(grads)
-        if not grads:
+        step = begin_apply(self, grads, trainable_variables)
+        if step is None:
             return
-        variables = step_variables(self, trainable_variables)
-        if variables is None:
-            raise ValueError(
-                f"{type(self).__name__} has not been built: pass the "
-                "variables with the first gradients, or call "
-                "build(variables) first."
-            )
+        grads, variables = step
         with keras.name_scope(self.name, caller=self):
             grads = self.transform_gradients(grads, variables)
             self.take_step(grads, variables)
@@ -240,6 +233,24 @@ class ZooWrapper(EvaluationPoint, keras.optimizers.Optimizer):
                 inner, custom_objects=custom_objects
             )
         return cls(inner, **config)
+
+
+def begin_apply(optimizer, grads, trainable_variables):
+    """`(grads, variables)` of a wrapper's step, building it on its first
+    call; `None` when there are no gradients. Raises while the evaluation
+    weights are swapped in, or without variables before it is built."""
+    optimizer._check_training()
+    grads = list(grads)
+    if not grads:
+        return None
+    variables = step_variables(optimizer, trainable_variables)
+    if variables is None:
+        raise ValueError(
+            f"{type(optimizer).__name__} has not been built: pass the "
+            "variables with the first gradients, or call "
+            "build(variables) first."
+        )
+    return grads, variables
 
 
 def per_variable(optimizer, variables, name, initial=None):

@@ -9,11 +9,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_optim_zoo.core.base import (
-    as_learning_rate,
-    learning_rate_object,
-    step_variables,
-)
+from keras_optim_zoo.callbacks._common import chain
+from keras_optim_zoo.core.base import as_learning_rate, learning_rate_object
 from keras_optim_zoo.core.evaluation import (
     EvaluationPoint,
     has_point,
@@ -26,7 +23,7 @@ from keras_optim_zoo.core.hyper import (
     validate_patterns,
 )
 from keras_optim_zoo.core.registry import register
-from keras_optim_zoo.wrappers.base import resolve_optimizer
+from keras_optim_zoo.wrappers.base import begin_apply, resolve_optimizer
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -330,7 +327,7 @@ class ParameterGroups(EvaluationPoint, keras.optimizers.Optimizer):
             names.append(group.name)
         learning_rate = as_learning_rate(learning_rate)
         if learning_rate is None:
-            learning_rate = learning_rate_object(_chain(default)[-1])
+            learning_rate = learning_rate_object(chain(default)[-1])
             if isinstance(learning_rate, keras.Variable):
                 learning_rate = _float_rate(default)
         elif not isinstance(learning_rate, _Schedule) and not callable(
@@ -439,7 +436,7 @@ class ParameterGroups(EvaluationPoint, keras.optimizers.Optimizer):
     def get_hyperparameter(self, name):
         """The value of `name` in the first group that can change it."""
         group = self._changeable(name)[0]
-        optimizer = _chain(self.group_optimizers[group])[-1]
+        optimizer = chain(self.group_optimizers[group])[-1]
         return float(ops.convert_to_numpy(getattr(optimizer, name)))
 
     def set_hyperparameter(self, name, value):
@@ -459,7 +456,7 @@ class ParameterGroups(EvaluationPoint, keras.optimizers.Optimizer):
                     f"their ratios: it was 0 in group {groups[0]!r} and "
                     f"{initial} in group {group!r}."
                 )
-            optimizer = _chain(self.group_optimizers[group])[-1]
+            optimizer = chain(self.group_optimizers[group])[-1]
             setattr(optimizer, name, value * ratio)
 
     def _changeable(self, name):
@@ -508,16 +505,10 @@ class ParameterGroups(EvaluationPoint, keras.optimizers.Optimizer):
         self._membership = membership
 
     def apply(self, grads, trainable_variables=None):
-        self._check_training()
-        grads = list(grads)
-        if not grads:
+        step = begin_apply(self, grads, trainable_variables)
+        if step is None:
             return
-        variables = step_variables(self, trainable_variables)
-        if variables is None:
-            raise ValueError(
-                "ParameterGroups has not been built: pass the variables with "
-                "the first gradients, or call build(variables) first."
-            )
+        grads, variables = step
         split = [([], []) for _ in self._optimizers]
         for grad, var in zip(grads, variables):
             part = split[self._member(var)]
@@ -594,13 +585,6 @@ class ParameterGroups(EvaluationPoint, keras.optimizers.Optimizer):
                 config["learning_rate"], custom_objects=custom_objects
             )
         return cls(**config)
-
-
-def _chain(optimizer):
-    found = [optimizer]
-    while hasattr(found[-1], "inner_optimizer"):
-        found.append(found[-1].inner_optimizer)
-    return found
 
 
 def _innermost_values(optimizer):
