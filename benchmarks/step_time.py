@@ -6,8 +6,11 @@ inside `tf.function`, and inside `tf.function(jit_compile=True)`; plus the
 first call (tracing and compilation); plus, measured in the same run, the
 memory-bandwidth limit of each: the bytes a step must move (parameter and
 gradient read, parameter written, each slot read and written) divided by a
-measured in-place streaming bandwidth. For optimizers with matrix work
-(Muon's Newton-Schulz iterations) the limit is a floor, not a target.
+measured in-place streaming bandwidth; for rules that declare matrix work
+(`matrix_flops`: SOAP's contractions) the larger of that and their
+floating-point operations at a measured matmul rate. For optimizers with
+undeclared matrix work (Muon's Newton-Schulz iterations) the limit is a
+floor, not a target.
 
 One optimizer at a time, its configurations (zoo and Keras, three modes)
 are kept alive and timed round-robin, so that a noisy neighbour slows them
@@ -73,6 +76,20 @@ def streaming_bandwidth(n=64 * 2**20, repeats=7):
         best = min(best, time.perf_counter() - t)
     xla_bw = 3 * 4 * n / best
     return max(numpy_bw, xla_bw), {"numpy": numpy_bw, "xla": xla_bw}
+
+
+def matmul_rate(n=2048, repeats=7):
+    """Best float32 matrix-product rate (flop/s) of TensorFlow here."""
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+    product = tf.function(lambda: tf.matmul(a, b))
+    product().numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        product().numpy()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best
 
 
 def make_case(factory, mode, grads, rng):
@@ -147,11 +164,13 @@ def main(argv=None):
     ]
     params = sum(int(np.prod(s)) for s in SHAPES)
     bandwidth, bw_detail = streaming_bandwidth()
+    rate = matmul_rate()
     print(
         f"{params / 1e6:.1f} M float32 parameters in {len(SHAPES)} tensors;"
         f" streaming bandwidth {bandwidth / 1e9:.1f} GB/s "
         f"(numpy {bw_detail['numpy'] / 1e9:.1f}, "
-        f"XLA {bw_detail['xla'] / 1e9:.1f})",
+        f"XLA {bw_detail['xla'] / 1e9:.1f}); matmul "
+        f"{rate / 1e9:.0f} GFLOP/s",
         flush=True,
     )
     header = (
@@ -164,7 +183,13 @@ def main(argv=None):
     rows = []
     for name in names:
         rows += _time_one(
-            name, grads, rng, params, bandwidth, args.repeats, args.modes
+            name,
+            grads,
+            rng,
+            params,
+            (bandwidth, rate),
+            args.repeats,
+            args.modes,
         )
     result = {
         "benchmark": "step_time",
@@ -172,6 +197,7 @@ def main(argv=None):
         "tensors": len(SHAPES),
         "bandwidth_bytes_per_s": bandwidth,
         "bandwidth_detail": bw_detail,
+        "matmul_flops_per_s": rate,
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
@@ -191,8 +217,15 @@ def main(argv=None):
     return result
 
 
-def _time_one(name, grads, rng, params, bandwidth, repeats, modes=MODES):
-    """Rows for one optimizer: its configurations timed round-robin."""
+def _time_one(name, grads, rng, params, rates, repeats, modes=MODES):
+    """Rows for one optimizer: its configurations timed round-robin.
+
+    `rates`: `(bandwidth, matmul rate)`. The limit is the larger of the
+    bandwidth floor and, for rules with matrix work (`matrix_flops`), the
+    compute floor at the matmul rate.
+    """
+    bandwidth, rate = rates
+    compute = None
     impls = {"zoo": lambda: keras_optim_zoo.get(name)}
     twin = keras_factory(name)
     if twin is not None:
@@ -205,6 +238,11 @@ def _time_one(name, grads, rng, params, bandwidth, repeats, modes=MODES):
             first[(impl, mode)] = timed()  # trace + compile + first step
             if impl == "zoo" and limit is None:
                 limit = params * bytes_per_parameter(opt) / bandwidth
+                flops = sum(
+                    opt.matrix_flops(v) for v in opt._trainable_variables
+                )
+                compute = flops / rate
+                limit = max(limit, compute)
     times = {key: [] for key in cases}
     for r in range(repeats):
         for key, timed in cases.items():
@@ -232,6 +270,7 @@ def _time_one(name, grads, rng, params, bandwidth, repeats, modes=MODES):
             "optimizer": name,
             "mode": mode,
             "limit_ms": limit * 1e3,
+            "compute_floor_ms": compute * 1e3,
             "zoo_ms": zoo * 1e3,
             "keras_ms": None if ker is None else ker * 1e3,
             "zoo_over_limit": zoo / limit,

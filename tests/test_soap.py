@@ -63,3 +63,16 @@ def test_merged_shape_is_the_authors():
     )
     assert soap.merged_shape((64, 64, 3, 3), 10000) == (4096, 9)
     assert soap.merged_shape((), 10) == (1,)
+
+
+def test_matrix_flops_count_the_three_contractions_per_factor():
+    # 6 n sum(d_i) over the preconditioned dimensions; an unpreconditioned
+    # bias has none. (The step-time benchmark's compute floor.)
+    assert soap.step_flops((5, 7)) == 6 * 35 * (5 + 7)
+    assert soap.step_flops((3, 3, 2, 4), max_precond_dim=3) == 6 * 72 * 8
+    assert soap.step_flops((5,)) == 0
+    opt = keras_optim_zoo.get("zoo_soap", merge_dims=True)
+    kernel = keras.Variable(np.zeros((3, 3, 64, 64), "float32"))
+    opt.build([kernel])
+    assert opt.matrix_flops(kernel) == 6 * 36864 * (576 + 64)
+    assert keras_optim_zoo.get("zoo_adam").matrix_flops(kernel) == 0

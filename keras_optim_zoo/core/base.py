@@ -487,6 +487,13 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         )
         return state / max(params, 1)
 
+    def matrix_flops(self, variable):
+        """Floating-point operations of one step's matrix work for
+        `variable` (products and contractions beyond the element-wise
+        update; `0` for element-wise rules). `benchmarks/step_time.py`
+        turns the sum into a compute floor next to the bandwidth one."""
+        return 0
+
     # ------------------------------------------------------------------
     # The algorithm, as a subclass writes it.
 

@@ -93,6 +93,22 @@ def state_bytes(
     return 8 + (8 * factors + 4) / n
 
 
+def step_flops(
+    shape, max_precond_dim=10000, merge_dims=False, precondition_1d=False
+):
+    """Floating-point operations of one ordinary SOAP step on a variable.
+
+    Per preconditioned dimension $d_i$ of the layout, three contractions
+    of the $n$-element tensor with a $(d_i, d_i)$ matrix (the statistic
+    $G G^T$, the projection of the gradient, the projection back of the
+    update), $2 n d_i$ each: $6 n \\sum_i d_i$. The refresh (every
+    `precondition_frequency` steps) comes on top.
+    """
+    n = int(np.prod(shape))
+    lay = layout(shape, max_precond_dim, merge_dims, precondition_1d)
+    return 6 * n * sum(d for d, p in zip(lay.shape, lay.preconditioned) if p)
+
+
 def _project(x, bases, back=False):
     """`x` (of the layout's shape) in the eigenbases (or back from them).
 
@@ -326,6 +342,14 @@ class SOAP(ZooOptimizer):
                 f"{tuple(variable.shape)}."
             )
         return lay
+
+    def matrix_flops(self, variable):
+        return step_flops(
+            variable.shape,
+            self.max_precond_dim,
+            self.merge_dims,
+            self.precondition_1d,
+        )
 
     def _add_slot(self, variable, slot):
         if isinstance(slot, _FactorSlot):
