@@ -409,6 +409,11 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             return
         super().build(variables)
         # Plain attributes (not tracked by Keras: the variables are already).
+        # Variables made under a tf.distribute strategy (built inside its
+        # scope) take Keras's per-replica path wherever the step runs.
+        vars(self)["_distributed"] = any(
+            xla.is_distributed(v) for v in [*variables, self.iterations]
+        )
         vars(self)["_groups"] = [self.variable_group(v) for v in variables]
         vars(self)["_slot_vars"] = [{} for _ in variables]
         for slot in self._active_slots():
@@ -780,7 +785,12 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         self._refresh(variable, scalars)
 
     def _compiled(self):
-        return self.jit_compile and xla.available() and xla.default_strategy()
+        return (
+            self.jit_compile
+            and xla.available()
+            and xla.default_strategy()
+            and not vars(self).get("_distributed", False)
+        )
 
     # ------------------------------------------------------------------
     # The evaluation point.

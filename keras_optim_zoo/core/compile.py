@@ -56,9 +56,20 @@ def default_strategy():
 
     Under a real strategy (e.g. `MirroredStrategy`) the optimizer falls back
     to Keras's per-variable `distribution.extended.update` path, which runs
-    the same rule uncompiled on each replica's copy of the variables.
+    the same rule uncompiled on each replica's copy of the variables; so
+    it does for variables created under one (`is_distributed`).
     """
     return not tf.distribute.has_strategy()
+
+
+def is_distributed(variable):
+    """Whether `variable` is a `tf.distribute` one (a `MirroredVariable`:
+    one copy per replica), which the compiled kernels cannot update. An
+    optimizer built inside a strategy's scope holds such variables also
+    when it is applied outside the scope."""
+    return tf is not None and isinstance(
+        native(variable), tf.distribute.DistributedValues
+    )
 
 
 def native(variable):
