@@ -1,0 +1,210 @@
+"""`model.fit` steady-state time per step: zoo optimizers against Keras's.
+
+On three small models, where the optimizer's per-variable overhead shows:
+the MNIST-1D MLP of `make demo` (40-100-100-10, 6 variables), the
+784-512-512-10 MLP, and a small CNN with batch normalization (28x28x1,
+two conv + BN blocks, 10 trainable variables), each with
+`jit_compile=False` and `True`, batch 100, on random data (nothing is
+downloaded). Every (model, optimizer, jit) configuration is built once and
+kept; rounds of `steps` training steps are then run round-robin, zoo and
+Keras one after the other, so that a noisy neighbour slows both alike.
+A round's time is the median time between consecutive batch ends (one
+whole step: data, forward, backward, update; not `fit`'s start-up). The
+table shows the median ms/step over the rounds and Keras / zoo (above
+1: the zoo is faster) with its range over the rounds.
+
+    python benchmarks/fit_step_time.py [--rounds 7] [--steps 50]
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_optim_zoo  # noqa: E402
+
+BATCH = 100
+PAIRS = ("zoo_adam", "zoo_nesterov", "zoo_adamw")
+
+
+def mnist1d_mlp():
+    return keras.Sequential(
+        [
+            keras.Input((40,)),
+            keras.layers.Dense(100, activation="relu"),
+            keras.layers.Dense(100, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+
+
+def mlp_784():
+    return keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+
+
+def cnn_bn():
+    layers = [keras.Input((28, 28, 1))]
+    for filters in (32, 64):
+        layers += [
+            keras.layers.Conv2D(filters, 3, strides=2, use_bias=False),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+        ]
+    layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]
+    return keras.Sequential(layers)
+
+
+MODELS = {"mnist1d_mlp": mnist1d_mlp, "mlp_784": mlp_784, "cnn_bn": cnn_bn}
+
+
+def data(model, steps, rng):
+    shape = model.input_shape[1:]
+    x = rng.standard_normal((steps * BATCH, *shape)).astype("float32")
+    y = rng.integers(0, 10, steps * BATCH)
+    return x, y
+
+
+def configuration(make_model, optimizer, jit, x, y):
+    keras.utils.set_random_seed(0)
+    model = make_model()
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit,
+    )
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)  # trace, compile
+    clock = _BatchClock()
+
+    def timed():
+        clock.stamps = []
+        model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=1,
+            verbose=0,
+            shuffle=False,
+            callbacks=[clock],
+        )
+        # Between consecutive batch ends: one whole step (data, forward,
+        # backward, update), without fit's own start-up.
+        return statistics.median(np.diff(clock.stamps))
+
+    return timed
+
+
+class _BatchClock(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        self.stamps.append(time.perf_counter())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--optimizers", nargs="*", default=list(PAIRS))
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument(
+        "--out",
+        default=os.path.join(
+            os.path.dirname(__file__), "results", "fit_step_time.json"
+        ),
+    )
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    header = (
+        f"{'model':12} {'optimizer':14} {'jit':5} {'zoo ms':>8} "
+        f"{'keras ms':>9} {'keras/zoo':>9} {'per round':>11}"
+    )
+    print(header)
+    print("-" * len(header), flush=True)
+    rows = []
+    for model_name in args.models:
+        make_model = MODELS[model_name]
+        x, y = data(make_model(), args.steps, rng)
+        for name in args.optimizers:
+            for jit in (False, True):
+                cases = {
+                    "zoo": configuration(
+                        make_model,
+                        keras_optim_zoo.get(name),
+                        jit,
+                        x,
+                        y,
+                    ),
+                    "keras": configuration(
+                        make_model,
+                        keras_optim_zoo.get(name).keras_twin(),
+                        jit,
+                        x,
+                        y,
+                    ),
+                }
+                times = {key: [] for key in cases}
+                for _ in range(args.rounds):
+                    for key, timed in cases.items():
+                        times[key].append(timed())
+                zoo = statistics.median(times["zoo"])
+                ker = statistics.median(times["keras"])
+                rounds = [k / z for k, z in zip(times["keras"], times["zoo"])]
+                rows.append(
+                    {
+                        "model": model_name,
+                        "optimizer": name,
+                        "jit_compile": jit,
+                        "zoo_ms": zoo * 1e3,
+                        "keras_ms": ker * 1e3,
+                        "keras_over_zoo": ker / zoo,
+                        "keras_over_zoo_rounds": rounds,
+                        "zoo_samples_ms": [t * 1e3 for t in times["zoo"]],
+                        "keras_samples_ms": [t * 1e3 for t in times["keras"]],
+                    }
+                )
+                print(
+                    f"{model_name:12} {name:14} {str(jit):5} "
+                    f"{zoo * 1e3:8.2f} {ker * 1e3:9.2f} {ker / zoo:9.2f} "
+                    f"{min(rounds):5.2f}-{max(rounds):4.2f}",
+                    flush=True,
+                )
+    result = {
+        "benchmark": "fit_step_time",
+        "batch_size": BATCH,
+        "steps_per_round": args.steps,
+        "rounds": args.rounds,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+        },
+        "versions": {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "keras_optim_zoo": keras_optim_zoo.__version__,
+        },
+        "rows": rows,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"\nwrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
