@@ -723,30 +723,7 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             return super()._backend_update_step(
                 grads, trainable_variables, learning_rate
             )
-        pairs = list(zip(grads, trainable_variables))
-        small = [
-            (g, v)
-            for g, v in pairs
-            if not self._lazy(g) and int(np.prod(v.shape)) <= FUSED_SIZE
-        ]
-        if not 2 <= len(small) <= FUSED_COUNT:
-            small = []
-        if small:
-            self._fused_kernel([v for _, v in small])(
-                tuple(xla.native(v) for _, v in small),
-                tuple(
-                    tuple(
-                        xla.native(s) for s in self.slot_variables(v).values()
-                    )
-                    for _, v in small
-                ),
-                tuple(xla.dense(g) for g, _ in small),
-                scalars,
-            )
-        fused = {id(v) for _, v in small}
-        for grad, var in pairs:
-            if id(var) in fused:
-                continue
+        for grad, var in zip(grads, trainable_variables):
             slots = tuple(
                 xla.native(s) for s in self.slot_variables(var).values()
             )
@@ -755,27 +732,7 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
                 run(xla.native(var), slots, grad.values, grad.indices, scalars)
             else:
                 run(xla.native(var), slots, xla.dense(grad), scalars)
-        for var in trainable_variables:
             self._refresh(var, scalars)
-
-    def _fused_kernel(self, variables):
-        """One compiled update of all `variables` (small, dense ones)."""
-        statics = []
-        for var in variables:
-            index = self._get_variable_index(var)
-            statics.append(
-                (
-                    self._decays(var),
-                    self._groups[index],
-                    tuple(self._slot_vars[index]),
-                )
-            )
-        key = ("fused", tuple(statics))
-        run = self._kernels.get(key)
-        if run is None:
-            run = xla.fused_kernel([self._body(*s) for s in statics])
-            self._kernels[key] = run
-        return run
 
     def _refresh(self, variable, scalars):
         """Runs `refresh_rule` on `variable`'s slots where it is due."""
@@ -950,20 +907,6 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             learning_rate = float(ops.convert_to_numpy(learning_rate))
         kwargs["learning_rate"] = learning_rate
         return keras_cls(**kwargs)
-
-
-#: A step's variables of at most `FUSED_SIZE` elements, when there are 2 to
-#: `FUSED_COUNT` of them, are updated in one compiled call
-#: (`compile.fused_kernel`) instead of one launch each. Measured in
-#: `model.fit` (`benchmarks/fit_step_time.py`, jit_compile off): a small
-#: CNN with batch normalization (10 variables) went from 0.79x Keras's
-#: step to 1.0x, the MNIST-1D MLP from 0.80x to 0.89x. With many small
-#: variables (the step-time benchmark's 100 1-D ones) one program of 100
-#: copies of the rule doubled the first call (2.4 s to 4.6 s for Adam) and
-#: saved nothing measurable per step, so larger counts keep a kernel per
-#: shape, compiled once.
-FUSED_SIZE = 2**16
-FUSED_COUNT = 32
 
 
 def slot_name(variable, suffix):

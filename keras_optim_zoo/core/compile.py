@@ -168,31 +168,6 @@ def kernel(body):
     return tf.function(run, jit_compile=True, autograph=False)
 
 
-def fused_kernel(bodies):
-    """Several `kernel` bodies as one XLA program: one launch updates
-    every variable of the call (`bodies[i]` the i-th), a multi-tensor
-    apply for variables too small to be worth a launch each.
-
-    Returns `run(param_vars, slot_vars, grads, scalars)` (tuples, one
-    entry per variable; `slot_vars[i]` a tuple), a `tf.function`.
-    """
-
-    def run(params, slots, grads, scalars):
-        for body, param, slot_vars, grad in zip(bodies, params, slots, grads):
-            new_param, new_slots = body(
-                param.read_value(),
-                tuple(s.read_value() for s in slot_vars),
-                grad,
-                scalars,
-            )
-            for var, value in zip(slot_vars, new_slots):
-                if value is not None:
-                    var.assign(value)
-            param.assign(new_param)
-
-    return tf.function(run, jit_compile=True, autograph=False)
-
-
 def reduction(body):
     """`body` (returning a dict of scalars) as an XLA-compiled read."""
 
