@@ -472,3 +472,33 @@ def test_keras_own_callbacks_keep_the_ratios_too():
     )
     rates = [_rate(o) for o in opt.group_optimizers.values()]
     assert rates == pytest.approx([0.015, 0.00375])
+
+
+def test_per_group_values_reach_csv_and_tensorboard(tmp_path):
+    import glob
+
+    opt = ParameterGroups(
+        "zoo_momentum",
+        [Group(["head/*"], learning_rate_multiplier=0.5, name="head")],
+        learning_rate=0.02,
+    )
+    csv = tmp_path / "log.csv"
+    _fit(
+        opt,
+        callbacks_=[
+            callbacks.LearningRateLogger(batches=False),  # before the others
+            keras.callbacks.CSVLogger(str(csv)),
+            keras.callbacks.TensorBoard(str(tmp_path / "tb")),
+        ],
+    )
+    header = csv.read_text().splitlines()[0].split(",")
+    assert {"learning_rate/default", "learning_rate/head"} <= set(header)
+    tags = set()
+    for path in glob.glob(str(tmp_path / "tb" / "train" / "*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    assert {
+        "epoch_learning_rate/default",
+        "epoch_learning_rate/head",
+        "epoch_momentum/head",
+    } <= tags
