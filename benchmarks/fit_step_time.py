@@ -17,9 +17,7 @@ table shows the median ms/step over the rounds and Keras / zoo (above
 """
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import time
 
@@ -28,7 +26,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from step_time import write_result  # noqa: E402 (this folder's)
 
 import keras_optim_zoo  # noqa: E402
 
@@ -36,23 +34,13 @@ BATCH = 100
 PAIRS = ("zoo_adam", "zoo_nesterov", "zoo_adamw")
 
 
-def mnist1d_mlp():
+def mlp(inputs, hidden):
+    """`inputs` -> two ReLU layers of `hidden` -> 10 logits."""
     return keras.Sequential(
         [
-            keras.Input((40,)),
-            keras.layers.Dense(100, activation="relu"),
-            keras.layers.Dense(100, activation="relu"),
-            keras.layers.Dense(10),
-        ]
-    )
-
-
-def mlp_784():
-    return keras.Sequential(
-        [
-            keras.Input((784,)),
-            keras.layers.Dense(512, activation="relu"),
-            keras.layers.Dense(512, activation="relu"),
+            keras.Input((inputs,)),
+            keras.layers.Dense(hidden, activation="relu"),
+            keras.layers.Dense(hidden, activation="relu"),
             keras.layers.Dense(10),
         ]
     )
@@ -70,7 +58,11 @@ def cnn_bn():
     return keras.Sequential(layers)
 
 
-MODELS = {"mnist1d_mlp": mnist1d_mlp, "mlp_784": mlp_784, "cnn_bn": cnn_bn}
+MODELS = {
+    "mnist1d_mlp": lambda: mlp(40, 100),
+    "mlp_784": lambda: mlp(784, 512),
+    "cnn_bn": cnn_bn,
+}
 
 
 def data(model, steps, rng):
@@ -187,23 +179,9 @@ def main(argv=None):
         "batch_size": BATCH,
         "steps_per_round": args.steps,
         "rounds": args.rounds,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-        },
-        "versions": {
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "keras_optim_zoo": keras_optim_zoo.__version__,
-        },
         "rows": rows,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"\nwrote {args.out}")
-    return result
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -198,6 +198,18 @@ def main(argv=None):
         "bandwidth_bytes_per_s": bandwidth,
         "bandwidth_detail": bw_detail,
         "matmul_flops_per_s": rate,
+        "rows": rows,
+    }
+    return write_result(args.out, result)
+
+
+def write_result(path, result):
+    """Writes `result` with the machine and the versions to `path` (JSON).
+
+    Shared by the benchmarks of this folder.
+    """
+    result = {
+        **result,
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
@@ -208,12 +220,11 @@ def main(argv=None):
             "keras": keras.__version__,
             "keras_optim_zoo": keras_optim_zoo.__version__,
         },
-        "rows": rows,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
         json.dump(result, f, indent=2)
-    print(f"\nwrote {args.out}")
+    print(f"\nwrote {path}")
     return result
 
 

@@ -9,7 +9,8 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
-_SCRIPT = textwrap.dedent("""
+# Two logical CPUs (before TensorFlow starts), and the data.
+_PREAMBLE = textwrap.dedent("""
     import sys
     import numpy as np
     import tensorflow as tf
@@ -22,6 +23,9 @@ _SCRIPT = textwrap.dedent("""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 6)).astype("float32")
     y = rng.standard_normal((64, 2)).astype("float32")
+""")
+
+_SCRIPT = _PREAMBLE + textwrap.dedent("""
 
     def train(name, strategy, jit):
         with strategy.scope():
@@ -51,18 +55,8 @@ _SCRIPT = textwrap.dedent("""
 
 @pytest.mark.parametrize("name", ["zoo_adam", "zoo_nesterov", "zoo_nadam"])
 def test_mirrored_matches_single_device(tmp_path, name):
-    script = tmp_path / "mirrored.py"
-    script.write_text(_SCRIPT)
-    env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    proc = subprocess.run(
-        [sys.executable, str(script), name],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    assert "max relative difference" in proc.stdout
+    stdout = _run(tmp_path / "mirrored.py", _SCRIPT, name)
+    assert "max relative difference" in stdout
 
 
 # An optimizer built inside the strategy's scope and applied outside it
@@ -71,19 +65,7 @@ def test_mirrored_matches_single_device(tmp_path, name):
 # "Trying to access resource .../replica_1/..."); it takes Keras's
 # per-replica path, which computes op by op what the zoo computes with
 # jit_compile=False on one device, bit for bit.
-_OUTSIDE = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import keras
-    import keras_optim_zoo
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((64, 6)).astype("float32")
-    y = rng.standard_normal((64, 2)).astype("float32")
+_OUTSIDE = _PREAMBLE + textwrap.dedent("""
 
     def train(name, strategy, traced, jit_compile=True):
         with strategy.scope():
@@ -131,15 +113,26 @@ _OUTSIDE = textwrap.dedent("""
 
 
 def test_built_inside_the_scope_applied_outside(tmp_path):
-    script = tmp_path / "outside.py"
-    script.write_text(_OUTSIDE)
+    stdout = _run(
+        tmp_path / "outside.py",
+        _OUTSIDE,
+        "zoo_adam",
+        "zoo_nesterov",
+        "zoo_soap",
+    )
+    assert stdout.count("mirrored equals op by op") == 6
+
+
+def _run(script, text, *args):
+    """Runs `text` as `script` with `args` in a fresh process; its stdout."""
+    script.write_text(text)
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     proc = subprocess.run(
-        [sys.executable, str(script), "zoo_adam", "zoo_nesterov", "zoo_soap"],
+        [sys.executable, str(script), *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    assert proc.stdout.count("mirrored equals op by op") == 6
+    return proc.stdout
