@@ -163,12 +163,12 @@ class HyperparameterScheduler(_Scheduler):
         check_changeable(_common.model_optimizer(self), self.hyperparameter)
 
     def _current(self, optimizer):
-        if hasattr(optimizer, "set_hyperparameter"):  # ParameterGroups
+        if hasattr(optimizer, "group_optimizers"):  # ParameterGroups
             return optimizer.get_hyperparameter(self.hyperparameter)
         return _common.to_float(getattr(optimizer, self.hyperparameter))
 
     def _set(self, optimizer, value):
-        if hasattr(optimizer, "set_hyperparameter"):  # every group's
+        if hasattr(optimizer, "group_optimizers"):  # every group's
             optimizer.set_hyperparameter(self.hyperparameter, value)
         else:
             setattr(optimizer, self.hyperparameter, value)
