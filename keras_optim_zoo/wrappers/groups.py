@@ -207,9 +207,7 @@ def _innermost(config):
 def _float_rate(optimizer):
     """The optimizer's learning rate as a float, or `None` for a schedule
     or a callable."""
-    rate = _innermost(keras.saving.serialize_keras_object(optimizer)).get(
-        "learning_rate"
-    )
+    rate = _innermost_values(optimizer).get("learning_rate")
     return rate if isinstance(rate, float) else None
 
 
