@@ -163,7 +163,7 @@ def test_loss_scale_factor_unscales_gradients(optimizer_name):
 
 def _state(optimizer, variables):
     # The weights and the optimizer's state, not its hyper-parameters.
-    hypers = {id(v) for v in optimizer._hyper_vars.values()}
+    hypers = {id(v) for v in optimizer.hyper_variables()}
     return [v.numpy() for v in variables] + [
         v.numpy() for v in optimizer.variables if id(v) not in hypers
     ]
@@ -190,7 +190,7 @@ def test_changed_hyperparameter_takes_effect(optimizer_class, optimizer_name):
         states = []
         for i, g in enumerate(grads):
             if i == 3 and key is not None:
-                value = float(getattr(opt, key).numpy())
+                value = opt.get_hyperparameter(key)
                 # A change float32 can show: 2 for a small value (an
                 # epsilon, a zero rate: Adafactor's epsilon_2 only acts
                 # above the weights' RMS), half a fraction, and a large

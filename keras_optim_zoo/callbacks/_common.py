@@ -64,6 +64,15 @@ def to_float(value):
     return float(ops.convert_to_numpy(value))
 
 
+def hyper_float(optimizer, name):
+    """`optimizer.<name>` as a float: for a zoo optimizer's declared
+    hyper-parameter, the value it was given (its variable holds float32;
+    `ZooOptimizer.get_hyperparameter`)."""
+    if name in getattr(type(optimizer), "_all_hyperparameters", ()):
+        return float(optimizer.get_hyperparameter(name))
+    return to_float(getattr(optimizer, name))
+
+
 def step_of(optimizer):
     """The optimizer's step count (`iterations`) as a Python int."""
     return int(ops.convert_to_numpy(unwrap(optimizer).iterations))

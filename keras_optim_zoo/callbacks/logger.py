@@ -97,5 +97,5 @@ def _values_of(optimizer):
         if isinstance(value, keras.Variable) or (
             isinstance(value, numbers.Real) and not isinstance(value, bool)
         ):
-            found[name] = _common.to_float(value)
+            found[name] = _common.hyper_float(optimizer, name)
     return found

@@ -165,7 +165,7 @@ class HyperparameterScheduler(_Scheduler):
     def _current(self, optimizer):
         if hasattr(optimizer, "group_optimizers"):  # ParameterGroups
             return optimizer.get_hyperparameter(self.hyperparameter)
-        return _common.to_float(getattr(optimizer, self.hyperparameter))
+        return _common.hyper_float(optimizer, self.hyperparameter)
 
     def _set(self, optimizer, value):
         if hasattr(optimizer, "group_optimizers"):  # every group's

@@ -93,12 +93,21 @@ _COMMON_ARGS = tuple(COMMON_HYPERPARAMETERS)
 # Declared for every class with `supports_cautious = True`.
 CAUTIOUS = Hyper(False)
 
-# Changeable hyper-parameters are stored in float64 variables: Keras's
+# Changeable hyper-parameters are stored as two float32 variables: the
+# value rounded to float32, and what that rounding left off (also in
+# float32), together 48 bits of the Python double the user gave. Keras's
 # built-ins compute expressions such as `1 - beta_2` in Python double
-# precision before casting to float32, and a float32 store cannot reproduce
-# that (float32(1 - float32(0.999)) differs from float32(0.001) by 1.3e-5
-# relative).
-HYPER_DTYPE = "float64"
+# precision before casting to float32, and a float32 value alone cannot
+# reproduce that (float32(1 - float32(0.999)) differs from float32(0.001)
+# by 1.3e-5 relative). Float64 storage could, but only where float64
+# exists: JAX without `jax_enable_x64` stores a "float64" variable in
+# float32, and TPUs have no float64. From the pair, each step computes the
+# value and, for a fraction (declared with high=1), its complement
+# `1 - value`, in the widest float the backend computes in
+# (`compile.wide_dtype()`): exact to float32 on every backend.
+HYPER_DTYPE = "float32"
+# Scalars key prefix of a fraction's complement (`StepContext.one_minus`).
+_COMPLEMENT = "1-"
 
 
 class StepContext(types.SimpleNamespace):
@@ -113,8 +122,10 @@ class StepContext(types.SimpleNamespace):
             exact only up to 2**24 in float32, 256 in bfloat16).
         dtype: The parameter's dtype.
         <hyper-parameter>: Each declared hyper-parameter. Changeable ones
-            are float64 scalar tensors (cast with `cast` before mixing
-            with parameter-dtype tensors); fixed ones are Python values.
+            are scalar tensors in `compile.wide_dtype()` (float64 where
+            the backend has it; cast with `cast` before mixing with
+            parameter-dtype tensors); fixed ones are Python values. For
+            `1 - value` use `one_minus(name)`, exact on every backend.
         <global state>: Each declared global state value, after this
             step's `global_update`, in the parameter's dtype.
         <reduction>: Each sum returned by `reduce`, over all variables,
@@ -128,6 +139,33 @@ class StepContext(types.SimpleNamespace):
     def cast(self, x):
         """Casts a scalar (Python or float64 tensor) to the param dtype."""
         return ops.cast(x, self.dtype)
+
+    def one_minus(self, name):
+        """`1 - <name>` for a hyper-parameter declared with `high=1` (a
+        beta, a momentum), computed from its stored value as Keras's
+        built-ins compute it from a Python float: rounded once, on every
+        backend (`1 - hp.beta_2` on a float32 value would not be)."""
+        value = self.complements.get(name)
+        if value is None:  # fixed: a Python value
+            return 1.0 - getattr(self, name)
+        return value
+
+    def one_minus_power(self, name, exponent):
+        """`1 - <name> ** exponent` (a bias correction), from `one_minus`
+        as `-expm1(exponent * log1p(-(1 - value)))`: no cancellation, so
+        it stays accurate where the backend has no float64 (computed as
+        `1 - power(...)` in float32, `1 - 0.999 ** 1` is off by 1.3e-5
+        relative)."""
+        complement = ops.convert_to_tensor(self.one_minus(name))
+        exponent = ops.cast(exponent, complement.dtype)
+        return -ops.expm1(exponent * ops.log1p(-complement))
+
+    def one_minus_sqrt(self, name):
+        """`1 - sqrt(<name>)`, as `(1 - value) / (1 + sqrt(value))`: no
+        cancellation (D-Adaptation's and Prodigy's `1 - sqrt(beta_2)`)."""
+        complement = ops.convert_to_tensor(self.one_minus(name))
+        value = ops.cast(getattr(self, name), complement.dtype)
+        return complement / (1.0 + ops.sqrt(value))
 
 
 class _HyperAttribute:
@@ -317,6 +355,8 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         # forbids ordinary attributes before its __init__ has run.
         vars(self)["_hyper_values"] = values
         vars(self)["_hyper_vars"] = {}
+        vars(self)["_hyper_residuals"] = {}
+        vars(self)["_hyper_given"] = {}
         super().__init__(
             learning_rate=learning_rate,
             name=name,
@@ -331,16 +371,17 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
                 continue
             if key in gates and not value:
                 continue  # its slot is not created: fixed at zero
-            var = self.add_variable(
-                (),
-                dtype=HYPER_DTYPE,
-                aggregation="only_first_replica",
-                name=key,
-            )
-            # Assigned, not initialized: Keras's Constant initializer rounds
-            # through float32 (0.999 would become 0.9990000128746033).
-            var.assign(value)
-            self._hyper_vars[key] = var
+            for table, suffix in (
+                (self._hyper_vars, ""),
+                (self._hyper_residuals, "_residual"),
+            ):
+                table[key] = self.add_variable(
+                    (),
+                    dtype=HYPER_DTYPE,
+                    aggregation="only_first_replica",
+                    name=key + suffix,
+                )
+            self._store_hyper(key, value)
         self._lr_override = None
         vars(self)["_step_sums"] = None
         vars(self)["_globals"] = {}
@@ -351,9 +392,8 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
     def _set_hyper(self, name, value):
         spec = type(self)._all_hyperparameters[name]
         value = spec.validate(name, value)
-        var = self._hyper_vars.get(name)
-        if var is not None:
-            var.assign(value)
+        if name in self._hyper_vars:
+            self._store_hyper(name, value)
             return
         current = self._hyper_values[name]
         if value == current:
@@ -390,6 +430,39 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
     def _hyper(self, name):
         """A hyper-parameter's current value: its variable, or the fixed one."""
         return self._hyper_vars.get(name, self._hyper_values[name])
+
+    def _store_hyper(self, name, value):
+        """Assigns a validated Python float to the variable pair of `name`:
+        the value in float32, and the residual that float32 left off."""
+        high, low = xla.split(value)
+        self._hyper_vars[name].assign(high)
+        self._hyper_residuals[name].assign(low)
+        self._hyper_given[name] = value
+
+    def get_hyperparameter(self, name):
+        """The current value of hyper-parameter `name` as a Python value.
+
+        A changeable one is read from its variables with the precision it
+        was given in (`optimizer.beta_2` is its float32 variable, which
+        reads 0.9990000128746033 for 0.999; this returns 0.999). Needs
+        eager execution for a changeable value.
+        """
+        if name not in type(self)._all_hyperparameters:
+            raise invalid(
+                "name", name, f"one of {sorted(self._all_hyperparameters)}"
+            )
+        if name not in self._hyper_vars:
+            return self._hyper_values[name]
+        return xla.stored_float(
+            self._hyper_vars[name],
+            self._hyper_residuals[name],
+            self._hyper_given.get(name),
+        )
+
+    def hyper_variables(self):
+        """The variables that hold the changeable hyper-parameters (two
+        each: the float32 value and its residual)."""
+        return [*self._hyper_vars.values(), *self._hyper_residuals.values()]
 
     # ------------------------------------------------------------------
     # State.
@@ -447,6 +520,8 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
     def _add_slot(self, variable, slot):
         shape = slot.shape_for(variable.shape)
         dtype = slot.dtype or variable.dtype
+        if dtype == "wide":
+            dtype = xla.wide_dtype()
         init = slot.init
         if init is PARAM:
             initializer = "zeros"
@@ -464,7 +539,7 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         )
         if init is PARAM:
             with xla.init_scope():
-                created.assign(ops.cast(variable, dtype))
+                created.assign(xla.copy(variable, dtype))
         return created
 
     def _active_slots(self):
@@ -550,9 +625,20 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
     def _context(self, learning_rate):
         """The per-step scalars, before casting to a parameter's dtype."""
         scalars = {"lr": learning_rate, "step": self.iterations + 1}
-        scalars.update(self._hyper_vars)
         scalars.update(self._globals)
-        return {k: xla.read(v) for k, v in scalars.items()}
+        scalars = {k: xla.read(v) for k, v in scalars.items()}
+        wide = xla.wide_dtype()
+        specs = type(self)._all_hyperparameters
+        for key, var in self._hyper_vars.items():
+            low = self._hyper_residuals[key]
+            scalars[key] = xla.joined(var, low)
+            if specs[key].high == 1.0:
+                # (1 - high) is exact for high in [0.5, 1] (Sterbenz);
+                # subtracting the residual then rounds once.
+                high = ops.cast(xla.read(var), wide)
+                low = ops.cast(xla.read(low), wide)
+                scalars[_COMPLEMENT + key] = (1.0 - high) - low
+        return scalars
 
     def _step_context(self, scalars, dtype, group):
         names = set(self._globals) | set(self._step_sums or ())
@@ -568,8 +654,11 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
                 if k not in self._hyper_vars
             },
         )
+        hp.complements = {}
         for key, value in scalars.items():
-            if key not in ("lr", "step", "count"):
+            if key.startswith(_COMPLEMENT):
+                hp.complements[key[len(_COMPLEMENT) :]] = value
+            elif key not in ("lr", "step", "count"):
                 setattr(
                     hp, key, ops.cast(value, dtype) if key in names else value
                 )
@@ -747,14 +836,22 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         def current():
             return {key: xla.read(slot) for key, slot in table.items()}
 
-        def refresh():
-            for key, value in cls.refresh_rule(current(), hp).items():
-                self.assign(table[key], ops.cast(value, table[key].dtype))
+        def refreshed():
+            return {
+                key: ops.cast(value, table[key].dtype)
+                for key, value in cls.refresh_rule(current(), hp).items()
+            }
 
         due = cls.refresh_due(current(), hp)
         if due is False:
             return
-        ops.cond(due, refresh, lambda: None)
+        slots = list(table)
+        xla.assign_if(
+            due,
+            lambda: [{**current(), **refreshed()}[key] for key in slots],
+            [table[key] for key in slots],
+            self.assign,
+        )
 
     def update_step(self, gradient, variable, learning_rate):
         # Read here, not passed on: under a strategy this runs in another
@@ -872,10 +969,7 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
     def get_config(self):
         config = super().get_config()
         for key in type(self)._all_hyperparameters:
-            value = self._hyper(key)
-            if isinstance(value, keras.Variable):
-                value = float(ops.convert_to_numpy(value))
-            config[key] = value
+            config[key] = self.get_hyperparameter(key)
         config["jit_compile"] = self.jit_compile
         return config
 
@@ -946,7 +1040,8 @@ def _declared_state_bytes(cls):
             and not cls._all_hyperparameters[slot.when].default
         ):
             continue
-        total += np.dtype(slot.dtype or "float32").itemsize
+        dtype = {"wide": "float64", None: "float32"}.get(slot.dtype, slot.dtype)
+        total += np.dtype(dtype).itemsize
     return total
 
 

@@ -17,6 +17,7 @@ whole train step itself).
 import contextlib
 
 import keras
+import numpy as np
 
 BACKEND = keras.backend.backend()
 
@@ -29,6 +30,108 @@ else:  # pragma: no cover - exercised on other backends only
 def available():
     """Whether this package compiles update rules on the current backend."""
     return tf is not None
+
+
+def wide_dtype():
+    """The widest float the backend computes in now: `"float64"`, or
+    `"float32"` on JAX without `jax_enable_x64` (where a float64 array is
+    silently a float32 one). Read at each step: JAX's flag can change."""
+    if BACKEND == "jax":  # pragma: no cover - exercised on JAX only
+        import jax
+
+        return "float64" if jax.config.read("jax_enable_x64") else "float32"
+    return "float64"
+
+
+def split(value):
+    """A Python float as `(float32 value, float32 residual)`: together 48
+    bits of the double, so that a backend without float64 (JAX without
+    `jax_enable_x64`, TPUs) still gets the double's arithmetic."""
+    high = np.float32(value)
+    return high, np.float32(value - float(high))
+
+
+def joined(high, low):
+    """The value of a `split` pair of variables (or tensors) as a scalar
+    tensor in `wide_dtype()`."""
+    wide = wide_dtype()
+    return keras.ops.cast(read(high), wide) + keras.ops.cast(read(low), wide)
+
+
+def _veltkamp(x):
+    # x = high + low exactly, each with at most 12 significant bits
+    # (float32: 24 bits, split by 2**12 + 1).
+    c = x * 4097.0
+    high = c - (c - x)
+    return high, x - high
+
+
+def times(high, low, x):
+    """`(high + low) * x` for a `split` pair (tensors) and a scalar
+    tensor `x`, rounded once to float32 where the backend has no float64.
+
+    In float64 that is the plain product. In float32 the product
+    `high * x` is made error-free first (Dekker's two-product), so that
+    the residual and the product's own rounding error both reach the
+    result: measured on JAX without x64, `0.2 * 0.05` from a factor given
+    as the double 0.01 / float32(0.05) was float32(0.01) + 1 ulp as a
+    plain float32 product, and still with `high * x + low * x`.
+    """
+    wide = wide_dtype()
+    high, low, x = (keras.ops.cast(v, wide) for v in (high, low, x))
+    if wide == "float64":
+        return (high + low) * x
+    product = high * x
+    ah, al = _veltkamp(high)
+    xh, xl = _veltkamp(x)
+    error = ((ah * xh - product) + ah * xl + al * xh) + al * xl
+    return product + (error + low * x)
+
+
+def stored_float(high, low, given=None):
+    """A `split` pair of variables read back as a Python float: `given`
+    (the double last assigned) if the pair still holds it, else the pair's
+    48-bit value (a checkpoint was loaded, a variable assigned directly).
+    Needs eager execution."""
+    stored = (
+        np.float32(keras.ops.convert_to_numpy(high)),
+        np.float32(keras.ops.convert_to_numpy(low)),
+    )
+    if given is not None and split(given) == stored:
+        return given
+    return float(stored[0]) + float(stored[1])
+
+
+def assign_if(condition, compute, targets, assign=None):
+    """Assigns `compute()` (new values, one per variable of `targets`) to
+    `targets` where the scalar bool `condition` holds.
+
+    TensorFlow assigns inside the `tf.cond` branch, so that a step whose
+    condition is false writes nothing. JAX traces each `lax.cond` branch
+    as a pure function, where an assignment would leak a traced value out
+    of it; there (and on torch, to keep one rule) the branches return the
+    new or the current values and the assignment follows. `assign(var,
+    value)` defaults to `var.assign(value)` (the optimizer's `assign`
+    under a `tf.distribute` strategy).
+    """
+    assign = assign or (lambda var, value: var.assign(value))
+    if tf is not None:
+
+        def branch():
+            for var, value in zip(targets, compute()):
+                assign(var, value)
+
+        keras.ops.cond(condition, branch, lambda: None)
+        return
+    values = keras.ops.cond(
+        condition,
+        lambda: [
+            keras.ops.cast(v, t.dtype) for v, t in zip(compute(), targets)
+        ],
+        lambda: [read(t) for t in targets],
+    )
+    for var, value in zip(targets, values):
+        assign(var, value)
 
 
 def executing_eagerly():
@@ -86,8 +189,21 @@ def read(value):
     return tf.convert_to_tensor(native(value))
 
 
+def copy(variable, dtype):
+    """A new tensor holding `variable`'s value in `dtype`.
+
+    Not the variable's own buffer: on JAX a cast to the same dtype returns
+    the same array, and a slot sharing its weight's buffer makes the
+    trainer's donating `jax.jit` fail ("Attempt to donate the same buffer
+    twice").
+    """
+    return keras.ops.copy(keras.ops.cast(read(variable), dtype))
+
+
 def dense(gradient):
     """Densifies an `IndexedSlices` gradient, as Keras's own rules do."""
+    if tf is None:  # pragma: no cover - no IndexedSlices on JAX or torch
+        return gradient
     if isinstance(gradient, tf.IndexedSlices):
         return tf.convert_to_tensor(gradient)
     return gradient

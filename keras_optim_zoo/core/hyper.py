@@ -165,7 +165,9 @@ class Slot:
             variable's shape (a tuple) to the slot's shape (Adafactor's
             row and column statistics).
         dtype: `None` for the variable's dtype, or a dtype name (e.g.
-            `"float32"` moments for `bfloat16` weights). The rule receives
+            `"float32"` moments for `bfloat16` weights), or `"wide"` for
+            the widest float of the backend (`compile.wide_dtype()`:
+            float64, or float32 on JAX without x64). The rule receives
             the slot in this dtype and its new value is cast back to it.
         groups: `None` for every variable, or the tuple of variable groups
             (see `ZooOptimizer.variable_group`) that have this slot (Muon's

@@ -10,6 +10,7 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
+from keras_optim_zoo.core import compile as xla
 from keras_optim_zoo.optimizers.radam import rectification, unrectified_factor
 
 
@@ -105,18 +106,18 @@ class AdaBelief(ZooOptimizer):
     def update_rule(grad, param, slots, hp):
         eps = hp.cast(hp.epsilon)
         m = slots["momentum"] * hp.cast(hp.beta_1) + grad * hp.cast(
-            1 - hp.beta_1
+            hp.one_minus("beta_1")
         )
         s = (
             slots["variance"] * hp.cast(hp.beta_2)
-            + ops.square(grad - m) * hp.cast(1 - hp.beta_2)
+            + ops.square(grad - m) * hp.cast(hp.one_minus("beta_2"))
             + eps
         )
         new = {"momentum": m, "variance": s}
         if hp.amsgrad:
             s = new["variance_hat"] = ops.maximum(slots["variance_hat"], s)
         if not hp.rectify:
-            step = ops.cast(hp.step, "float64")
+            step = ops.cast(hp.step, xla.wide_dtype())
             bc1 = 1.0 - ops.power(hp.beta_1, step)
             bc2 = 1.0 - ops.power(hp.beta_2, step)
             denom = ops.sqrt(s) / hp.cast(ops.sqrt(bc2)) + eps

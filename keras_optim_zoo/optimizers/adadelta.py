@@ -40,7 +40,7 @@ class Adadelta(ZooOptimizer):
     @staticmethod
     def update_rule(grad, param, slots, hp):
         rho, eps = hp.cast(hp.rho), hp.cast(hp.epsilon)
-        one_minus_rho = hp.cast(1 - hp.rho)
+        one_minus_rho = hp.cast(hp.one_minus("rho"))
         acc_grad = rho * slots["accumulated_grad"] + one_minus_rho * (
             ops.square(grad)
         )

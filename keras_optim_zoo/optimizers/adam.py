@@ -32,9 +32,11 @@ def _adam_rule(grad, param, slots, hp, amsgrad=None):
         * ops.sqrt(1 - ops.power(b2, hp.step))
         / (1 - ops.power(b1, hp.step))
     )
-    m = slots["momentum"] + (grad - slots["momentum"]) * hp.cast(1 - hp.beta_1)
+    m = slots["momentum"] + (grad - slots["momentum"]) * hp.cast(
+        hp.one_minus("beta_1")
+    )
     v = slots["velocity"] + (ops.square(grad) - slots["velocity"]) * hp.cast(
-        1 - hp.beta_2
+        hp.one_minus("beta_2")
     )
     new = {"momentum": m, "velocity": v}
     if hp.amsgrad if amsgrad is None else amsgrad:

@@ -12,6 +12,7 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
+from keras_optim_zoo.core import compile as xla
 
 # The authors' name lists (adam-mini 1.1.1, `Adam_mini.__init__`).
 ADAM_NAMES = ["bias"]
@@ -269,7 +270,7 @@ class AdamMini(ZooOptimizer):
     @staticmethod
     def update_rule(grad, param, slots, hp):
         blocks = hp.group
-        f64 = "float64"
+        f64 = xla.wide_dtype()
         if hp.decays and blocks.decays and hp.weight_decay is not None:
             rate = ops.cast(hp.lr, f64) * hp.weight_decay
             param = param * hp.cast(1 - rate)
@@ -277,14 +278,14 @@ class AdamMini(ZooOptimizer):
         bc1 = 1 - ops.power(hp.beta_1, step)
         bc2_sqrt = ops.sqrt(1 - ops.power(hp.beta_2, step))
         m = slots["momentum"] + (grad - slots["momentum"]) * hp.cast(
-            1 - hp.beta_1
+            hp.one_minus("beta_1")
         )
         square = ops.square(ops.reshape(grad, blocks.view))
         if blocks.axes:
             square = ops.mean(square, axis=blocks.axes, keepdims=True)
         v = slots["velocity"] * hp.cast(hp.beta_2) + ops.reshape(
             square, blocks.velocity_shape
-        ) * hp.cast(1 - hp.beta_2)
+        ) * hp.cast(hp.one_minus("beta_2"))
         keep = tuple(
             1 if i in blocks.axes else d for i, d in enumerate(blocks.view)
         )

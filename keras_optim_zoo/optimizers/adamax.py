@@ -43,7 +43,7 @@ class Adamax(ZooOptimizer):
     def update_rule(grad, param, slots, hp):
         beta_1_power = ops.power(hp.cast(hp.beta_1), hp.step)
         m = slots["momentum"] + (grad - slots["momentum"]) * hp.cast(
-            1 - hp.beta_1
+            hp.one_minus("beta_1")
         )
         u = ops.maximum(hp.cast(hp.beta_2) * slots["norm"], ops.abs(grad))
         update = (hp.lr * m) / ((1 - beta_1_power) * (u + hp.cast(hp.epsilon)))

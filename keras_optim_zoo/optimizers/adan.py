@@ -10,6 +10,7 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
+from keras_optim_zoo.core import compile as xla
 
 
 @register("zoo_adan")
@@ -109,16 +110,16 @@ class Adan(ZooOptimizer):
             ops.zeros_like(grad),
             grad - slots["previous_gradient"],
         )
-        m = slots["momentum"] * b1 + grad * hp.cast(1 - hp.beta_1)
-        v = slots["diff_momentum"] * b2 + diff * hp.cast(1 - hp.beta_2)
+        m = slots["momentum"] * b1 + grad * hp.cast(hp.one_minus("beta_1"))
+        v = slots["diff_momentum"] * b2 + diff * hp.cast(hp.one_minus("beta_2"))
         n = slots["velocity"] * b3 + ops.square(grad + b2 * diff) * hp.cast(
-            1 - hp.beta_3
+            hp.one_minus("beta_3")
         )
         # The step's scalars in float64 and the weights updated in the
         # authors' order (two additions, then the proximal division): the
         # same roundings as theirs.
-        lr = ops.cast(hp.lr, "float64")
-        step = ops.cast(hp.step, "float64")
+        lr = ops.cast(hp.lr, xla.wide_dtype())
+        step = ops.cast(hp.step, xla.wide_dtype())
         bc1 = 1.0 - ops.power(hp.beta_1, step)
         bc2 = 1.0 - ops.power(hp.beta_2, step)
         bc3 = 1.0 - ops.power(hp.beta_3, step)

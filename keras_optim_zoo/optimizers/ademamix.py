@@ -21,6 +21,7 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
+from keras_optim_zoo.core import compile as xla
 
 # The authors' `f(beta, eps=1e-8)`: the epsilon inside the logarithm keeps
 # beta = 0 finite; it is part of the published scheduler (see the class
@@ -43,10 +44,10 @@ def half_life_warmup(step, start, end, warmup):
     (tensors or Python floats), `warmup` the Python int $T$. Computed in
     float64, as the authors do in Python.
     """
-    step = ops.cast(step, "float64")
+    step = ops.cast(step, xla.wide_dtype())
     a = step / float(warmup)
-    start = ops.cast(start, "float64")
-    end = ops.cast(end, "float64")
+    start = ops.cast(start, xla.wide_dtype())
+    end = ops.cast(end, xla.wide_dtype())
 
     def f(beta):
         return math.log(0.5) / ops.log(beta + _HALF_LIFE_EPS) - 1.0
@@ -56,7 +57,7 @@ def half_life_warmup(step, start, end, warmup):
 
 
 def _bias_corrections(hp):
-    step = ops.cast(hp.step, "float64")
+    step = ops.cast(hp.step, xla.wide_dtype())
     return 1.0 - ops.power(hp.beta_1, step), 1.0 - ops.power(hp.beta_2, step)
 
 
@@ -169,7 +170,7 @@ class AdEMAMix(ZooOptimizer):
 
     @staticmethod
     def update_rule(grad, param, slots, hp):
-        step = ops.cast(hp.step, "float64")
+        step = ops.cast(hp.step, xla.wide_dtype())
         alpha = hp.alpha
         if hp.alpha_warmup is not None:
             warmup = float(hp.alpha_warmup)
@@ -181,7 +182,7 @@ class AdEMAMix(ZooOptimizer):
         new = {}
         if "momentum_fast" in slots:
             fast = slots["momentum_fast"] * hp.cast(hp.beta_1) + grad * hp.cast(
-                1 - hp.beta_1
+                hp.one_minus("beta_1")
             )
             new["momentum_fast"] = fast
         else:
@@ -190,7 +191,7 @@ class AdEMAMix(ZooOptimizer):
             1 - beta_3
         )
         v = slots["velocity"] * hp.cast(hp.beta_2) + hp.cast(
-            1 - hp.beta_2
+            hp.one_minus("beta_2")
         ) * ops.square(grad)
         denom = ops.sqrt(v) / hp.cast(ops.sqrt(bc2)) + hp.cast(hp.epsilon)
         update = (fast / hp.cast(bc1) + hp.cast(alpha) * slow) / denom
@@ -302,8 +303,8 @@ class SimplifiedAdEMAMix(ZooOptimizer):
     slots = (
         "momentum",
         "velocity",
-        Slot("momentum_sum", shape=_scalar(), dtype="float64"),
-        Slot("velocity_sum", shape=_scalar(), dtype="float64"),
+        Slot("momentum_sum", shape=_scalar(), dtype="wide"),
+        Slot("velocity_sum", shape=_scalar(), dtype="wide"),
     )
     reference = (
         "DepenM/Simplified-AdEMAMix simplified_AdEMAMix.py dba14d0 "
@@ -319,13 +320,13 @@ class SimplifiedAdEMAMix(ZooOptimizer):
             beta_1 = half_life_warmup(
                 hp.step, hp.min_beta1, beta_1, hp.beta1_warmup
             )
-        beta_1 = ops.cast(beta_1, "float64")
+        beta_1 = ops.cast(beta_1, xla.wide_dtype())
         m = slots["momentum"] * hp.cast(beta_1) + grad
         n = beta_1 * slots["momentum_sum"] + 1.0
         v = slots["velocity"] * hp.cast(hp.beta_2) + hp.cast(
-            1 - hp.beta_2
+            hp.one_minus("beta_2")
         ) * ops.square(grad)
-        d = hp.beta_2 * slots["velocity_sum"] + (1.0 - hp.beta_2)
+        d = hp.beta_2 * slots["velocity_sum"] + hp.one_minus("beta_2")
         root_d = ops.sqrt(d)
         denom = ops.sqrt(v) + hp.cast(hp.epsilon * root_d)
         update = (hp.cast(hp.alpha) * grad + m) / denom

@@ -10,6 +10,7 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
+from keras_optim_zoo.core import compile as xla
 
 
 @register("zoo_adopt")
@@ -108,14 +109,14 @@ class Adopt(ZooOptimizer):
         new_v = ops.where(
             first,
             v + square,
-            v * hp.cast(hp.beta_2) + square * hp.cast(1 - hp.beta_2),
+            v * hp.cast(hp.beta_2) + square * hp.cast(hp.one_minus("beta_2")),
         )
         normed = grad / ops.maximum(ops.sqrt(v), hp.cast(hp.epsilon))
         if hp.clip_exponent is not None:
-            count = ops.cast(hp.step, "float64") - 1.0
+            count = ops.cast(hp.step, xla.wide_dtype()) - 1.0
             clip = hp.cast(ops.power(count, hp.clip_exponent))
             normed = ops.clip(normed, -clip, clip)
-        new_m = m + hp.cast(1 - hp.beta_1) * (normed - m)
+        new_m = m + hp.cast(hp.one_minus("beta_1")) * (normed - m)
         new_param = param
         if decays and hp.decouple:
             new_param = param - param * (hp.lr * hp.cast(hp.weight_decay))

@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_optim_zoo.core import Hyper, Slot, ZooOptimizer, register
+from keras_optim_zoo.core import compile as xla
 from keras_optim_zoo.core.hyper import PARAM
 
 
@@ -75,8 +76,8 @@ class ASGD(ZooOptimizer):
         # factor 1 - lambd * eta is computed in float32 from the float32
         # eta (torch rounds it from double; the two agree but for ties):
         # a float32 -> float64 round trip would be removed by XLA.
-        lr = ops.cast(hp.lr, "float64")
-        step = ops.cast(hp.step, "float64")
+        lr = ops.cast(hp.lr, xla.wide_dtype())
+        step = ops.cast(hp.step, xla.wide_dtype())
         eta = hp.cast(lr / ops.power(1 + hp.lambd * lr * (step - 1), hp.alpha))
         mu = hp.cast(1 / ops.maximum(step - 1 - hp.t0, 1.0))
         grad = grad + hp.cast(hp.l2_penalty) * param

@@ -16,13 +16,12 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
-
-F64 = "float64"
+from keras_optim_zoo.core import compile as xla
 
 
 def f64(x):
     """`x` (a Python number or a tensor) as a float64 tensor."""
-    return ops.cast(x, F64)
+    return ops.cast(x, xla.wide_dtype())
 
 
 def estimate(stored, hp):
@@ -35,16 +34,18 @@ def step_size(hp, d, steps):
 
     $c_k = \sqrt{1-\beta_2^k}/(1-\beta_1^k)$ for the `steps`-th step taken
     (`use_bias_correction`), else 1. The references compute these scalars
-    in Python floats (double precision); so does this, from the float64
-    hyper-parameter variables (in float32, $1-\beta_2^k$ would be off by
-    up to $6 \cdot 10^{-5}$ relative early on).
+    in Python floats (double precision); so does this, in the widest
+    float of the backend, with $1-\beta^k$ computed without cancellation
+    (`StepContext.one_minus_power`: as `1 - power` in float32 it would be
+    off by up to $6 \cdot 10^{-5}$ relative early on, where the backend has
+    no float64).
     """
     size = f64(d) * f64(hp.lr)
     if hp.use_bias_correction:
         k = f64(steps)
         size = size * (
-            ops.sqrt(1.0 - ops.power(f64(hp.beta_2), k))
-            / (1.0 - ops.power(f64(hp.beta_1), k))
+            ops.sqrt(f64(hp.one_minus_power("beta_2", k)))
+            / f64(hp.one_minus_power("beta_1", k))
         )
     return size
 
@@ -198,7 +199,9 @@ class DAdaptAdamW(LearningRateFree):
         size = step_size(hp, d, hp.k + 1)
         root = ops.sqrt(f64(hp.beta_2))
         denom = ops.sqrt(slots["velocity"]) + hp.cast(hp.epsilon)
-        s = slots["s"] * hp.cast(root) + grad * hp.cast(size * (1 - root))
+        s = slots["s"] * hp.cast(root) + grad * hp.cast(
+            size * f64(hp.one_minus_sqrt("beta_2"))
+        )
         return {
             "s_dot": ops.sum(grad * (slots["s"] / denom)),
             "s_l1": ops.sum(ops.abs(s)),
@@ -210,11 +213,12 @@ class DAdaptAdamW(LearningRateFree):
         k = globals["k"]
         size = step_size(hp, d, k + 1)
         root = ops.sqrt(f64(hp.beta_2))
-        numerator = root * f64(globals["numerator"]) + (1 - root) * (
+        rest = f64(hp.one_minus_sqrt("beta_2"))
+        numerator = root * f64(globals["numerator"]) + rest * (
             size * f64(hp.s_dot)
         )
         on = active(hp)
-        d_hat = numerator / ((1 - root) * f64(ops.where(on, hp.s_l1, 1.0)))
+        d_hat = numerator / (rest * f64(ops.where(on, hp.s_l1, 1.0)))
         if hp.growth_rate is not None:
             d_hat = ops.minimum(d_hat, f64(d) * f64(hp.growth_rate))
         return {
@@ -229,9 +233,16 @@ class DAdaptAdamW(LearningRateFree):
         size = step_size(hp, hp.d_used, hp.k)
         b1, b2 = f64(hp.beta_1), f64(hp.beta_2)
         root = ops.sqrt(b2)
-        m = slots["momentum"] * hp.cast(b1) + grad * hp.cast(size * (1 - b1))
-        v = slots["velocity"] * hp.cast(b2) + hp.cast(1 - b2) * grad * grad
-        s = slots["s"] * hp.cast(root) + grad * hp.cast(size * (1 - root))
+        m = slots["momentum"] * hp.cast(b1) + grad * hp.cast(
+            size * f64(hp.one_minus("beta_1"))
+        )
+        v = (
+            slots["velocity"] * hp.cast(b2)
+            + hp.cast(hp.one_minus("beta_2")) * grad * grad
+        )
+        s = slots["s"] * hp.cast(root) + grad * hp.cast(
+            size * f64(hp.one_minus_sqrt("beta_2"))
+        )
         new = param
         if hp.decays and hp.weight_decay is not None:
             new = new - new * hp.cast(f64(hp.weight_decay) * size)

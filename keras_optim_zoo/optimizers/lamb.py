@@ -71,10 +71,10 @@ class Lamb(ZooOptimizer):
         b1_power = ops.power(hp.cast(hp.beta_1), hp.step)
         b2_power = ops.power(hp.cast(hp.beta_2), hp.step)
         m = slots["momentum"] + (grad - slots["momentum"]) * hp.cast(
-            1 - hp.beta_1
+            hp.one_minus("beta_1")
         )
         v = slots["velocity"] + (ops.square(grad) - slots["velocity"]) * (
-            hp.cast(1 - hp.beta_2)
+            hp.cast(hp.one_minus("beta_2"))
         )
         update = (m / (1.0 - b1_power)) / (
             ops.sqrt(v / (1.0 - b2_power)) + hp.cast(hp.epsilon)

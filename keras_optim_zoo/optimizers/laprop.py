@@ -11,6 +11,7 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
+from keras_optim_zoo.core import compile as xla
 
 
 @register("zoo_laprop")
@@ -116,29 +117,31 @@ class LaProp(ZooOptimizer):
     def global_update(globals, hp):
         # In float64, as the authors' Python floats, stored in the
         # variables' dtype.
-        lr = ops.cast(hp.lr, "float64")
-        average = ops.cast(globals["average_lr"], "float64")
-        weight = ops.cast(globals["second_moment_weight"], "float64")
+        lr = ops.cast(hp.lr, xla.wide_dtype())
+        average = ops.cast(globals["average_lr"], xla.wide_dtype())
+        weight = ops.cast(globals["second_moment_weight"], xla.wide_dtype())
         dtype = globals["average_lr"].dtype
         return {
             "average_lr": ops.cast(
-                average * hp.beta_1 + (1.0 - hp.beta_1) * lr, dtype
+                average * hp.beta_1 + hp.one_minus("beta_1") * lr, dtype
             ),
             "second_moment_weight": ops.cast(
-                weight * hp.beta_2 + (1.0 - hp.beta_2), dtype
+                weight * hp.beta_2 + hp.one_minus("beta_2"), dtype
             ),
         }
 
     @staticmethod
     def update_rule(grad, param, slots, hp):
         b2 = hp.cast(hp.beta_2)
-        v = slots["velocity"] * b2 + grad * grad * hp.cast(1 - hp.beta_2)
+        v = slots["velocity"] * b2 + grad * grad * hp.cast(
+            hp.one_minus("beta_2")
+        )
         new = {"velocity": v}
         s = v
         late = None
         if hp.centered:
             mean = slots["average_gradient"] * b2 + grad * hp.cast(
-                1 - hp.beta_2
+                hp.one_minus("beta_2")
             )
             new["average_gradient"] = mean
             late = hp.step > hp.steps_before_using_centered
@@ -152,7 +155,9 @@ class LaProp(ZooOptimizer):
                 s = hat
             new["velocity_hat"] = hat
         denom = ops.sqrt(s / hp.second_moment_weight) + hp.cast(hp.epsilon)
-        rate = hp.cast(ops.cast(hp.lr, "float64") * (1.0 - hp.beta_1))
+        rate = hp.cast(
+            ops.cast(hp.lr, xla.wide_dtype()) * hp.one_minus("beta_1")
+        )
         m = slots["momentum"] * hp.cast(hp.beta_1) + rate * (grad / denom)
         new["momentum"] = m
         # The authors' step size lr / a_t, and 1 at a zero learning rate.
@@ -169,6 +174,6 @@ class LaProp(ZooOptimizer):
             if hp.fixed_decay:
                 param = param - hp.cast(hp.weight_decay) * param
             else:
-                lr = ops.cast(hp.lr, "float64")
+                lr = ops.cast(hp.lr, xla.wide_dtype())
                 param = param * hp.cast(1.0 - lr * hp.weight_decay)
         return param, new

@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_optim_zoo.core import PARAM, Hyper, Slot, ZooOptimizer, register
+from keras_optim_zoo.core import compile as xla
 
 
 @register("zoo_madgrad")
@@ -92,9 +93,9 @@ class MADGRAD(ZooOptimizer):
         decay = hp.decays and hp.weight_decay is not None
         if decay and not hp.decouple_decay:
             grad = grad + param * hp.cast(hp.weight_decay)
-        lr = ops.cast(hp.lr, "float64")
+        lr = ops.cast(hp.lr, xla.wide_dtype())
         lr = ops.where(lr != 0.0, lr + hp.epsilon, lr)
-        lamb = hp.cast(lr * ops.sqrt(ops.cast(hp.step, "float64")))
+        lamb = hp.cast(lr * ops.sqrt(ops.cast(hp.step, xla.wide_dtype())))
         nu, s = slots["grad_sum_sq"], slots["grad_sum"]
 
         def rms_of(nu):
@@ -114,7 +115,7 @@ class MADGRAD(ZooOptimizer):
         z = x0 - s / rms_of(nu)
         if "initial_value" in slots:
             beta = hp.cast(hp.momentum)
-            new_param = param * beta + z * hp.cast(1.0 - hp.momentum)
+            new_param = param * beta + z * hp.cast(hp.one_minus("momentum"))
         else:
             new_param = z
         if decay and hp.decouple_decay:

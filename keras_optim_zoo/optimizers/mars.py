@@ -10,6 +10,7 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
+from keras_optim_zoo.core import compile as xla
 from keras_optim_zoo.core.base import cautious_update
 
 
@@ -22,7 +23,7 @@ def _adam_direction(x, slots, new, hp, beta_1, beta_2):
         x
     )
     new.update({"momentum": m, "velocity": v})
-    step = ops.cast(hp.step, "float64")
+    step = ops.cast(hp.step, xla.wide_dtype())
     bc1 = 1.0 - ops.power(beta_1, step)
     bc2 = 1.0 - ops.power(beta_2, step)
     if hp.amsgrad:
@@ -181,7 +182,7 @@ class MARS(ZooOptimizer):
         if hp.group == "mars":
             if hp.decays and hp.weight_decay is not None:
                 param = param - param * hp.cast(hp.weight_decay) * hp.lr
-            scale = hp.gamma * (hp.beta_1 / (1.0 - hp.beta_1))
+            scale = hp.gamma * (hp.beta_1 / hp.one_minus("beta_1"))
             c = (grad - slots["previous_gradient"]) * hp.cast(scale) + grad
             norm = ops.sqrt(ops.sum(ops.square(c)))
             c = ops.where(norm > 1.0, c / norm, c)

@@ -44,7 +44,7 @@ def _scale_to_rms(update, rows, cols, rms_rate):
 
 def _muon_step(grad, param, slots, hp):
     m = slots["momentum"]
-    m = m + (grad + m * hp.cast(hp.momentum - 1))
+    m = m + (grad + m * hp.cast(-hp.one_minus("momentum")))
     direction = grad + hp.cast(hp.momentum) * m if hp.nesterov else m
     shape = tuple(param.shape)
     matrix = direction
@@ -70,8 +70,8 @@ def _adamw_step(grad, param, slots, hp, lr):
     )
     m = slots["momentum"]
     v = slots["velocity"]
-    m = m + (grad - m) * hp.cast(1 - hp.adam_beta_1)
-    v = v + (ops.square(grad) - v) * hp.cast(1 - hp.adam_beta_2)
+    m = m + (grad - m) * hp.cast(hp.one_minus("adam_beta_1"))
+    v = v + (ops.square(grad) - v) * hp.cast(hp.one_minus("adam_beta_2"))
     step = (m * alpha) / (ops.sqrt(v) + hp.cast(hp.epsilon))
     return param - step, {"momentum": m, "velocity": v}
 

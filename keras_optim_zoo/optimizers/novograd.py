@@ -96,11 +96,11 @@ class NovoGrad(ZooOptimizer):
         v = ops.where(
             first,
             norm2,
-            slots["velocity"] * b2 + norm2 * hp.cast(1 - hp.beta_2),
+            slots["velocity"] * b2 + norm2 * hp.cast(hp.one_minus("beta_2")),
         )
         u = grad / ops.sqrt(v + hp.cast(hp.epsilon))
         u = u + hp.cast(hp.moment_weight_decay) * param
         if hp.grad_averaging:
-            u = ops.where(first, u, u * hp.cast(1 - hp.beta_1))
+            u = ops.where(first, u, u * hp.cast(hp.one_minus("beta_1")))
         m = ops.where(first, u, slots["momentum"] * b1 + u)
         return param - hp.lr * m, {"momentum": m, "velocity": v}

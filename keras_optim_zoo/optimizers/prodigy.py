@@ -231,7 +231,7 @@ class Prodigy(LearningRateFree):
         size = step_size(hp, hp.d_used, hp.k)
         b2 = f64(hp.beta_2)
         v = slots["velocity"] * hp.cast(b2) + (
-            hp.cast(d * d * (1 - b2)) * grad * grad
+            hp.cast(d * d * f64(hp.one_minus("beta_2"))) * grad * grad
         )
         s = slots["s"] * hp.cast(_beta_3(hp)) + grad * hp.cast(
             _s_scale(hp, hp.d_used, size)
@@ -247,7 +247,9 @@ class Prodigy(LearningRateFree):
         }
         if "momentum" in slots:
             b1 = f64(hp.beta_1)
-            m = slots["momentum"] * hp.cast(b1) + grad * hp.cast(d * (1 - b1))
+            m = slots["momentum"] * hp.cast(b1) + grad * hp.cast(
+                d * f64(hp.one_minus("beta_1"))
+            )
             new = new - hp.cast(size) * m / denom
             out["momentum"] = keep_unless(on, m, slots["momentum"])
         else:

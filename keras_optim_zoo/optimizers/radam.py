@@ -13,6 +13,7 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
+from keras_optim_zoo.core import compile as xla
 
 
 def rectification(hp):
@@ -29,7 +30,7 @@ def rectification(hp):
     $3 \cdot 10^{-5}$ early on. The references compute these scalars in
     Python floats too.
     """
-    step = ops.cast(hp.step, "float64")
+    step = ops.cast(hp.step, xla.wide_dtype())
     b1, b2 = hp.beta_1, hp.beta_2
     bc1 = 1.0 - ops.power(b1, step)
     b2_t = ops.power(b2, step)
@@ -144,10 +145,10 @@ class RAdam(ZooOptimizer):
     def update_rule(grad, param, slots, hp):
         rectified, r, bc1, bc2 = rectification(hp)
         m = slots["momentum"] + (grad - slots["momentum"]) * hp.cast(
-            1 - hp.beta_1
+            hp.one_minus("beta_1")
         )
         v = slots["velocity"] * hp.cast(hp.beta_2) + ops.square(grad) * hp.cast(
-            1 - hp.beta_2
+            hp.one_minus("beta_2")
         )
         factor = hp.cast(
             ops.where(

@@ -105,10 +105,10 @@ class Ranger(ZooOptimizer):
         if hp.use_gc and hp.gc_loc:
             grad = centralize(grad, hp.gc_conv_only)
         m = slots["momentum"] + (grad - slots["momentum"]) * hp.cast(
-            1 - hp.beta_1
+            hp.one_minus("beta_1")
         )
         v = slots["velocity"] * hp.cast(hp.beta_2) + ops.square(grad) * hp.cast(
-            1 - hp.beta_2
+            hp.one_minus("beta_2")
         )
         rectified, r, bc1, bc2 = rectification(hp)
         step_size = hp.cast(ops.where(rectified, r * ops.sqrt(bc2), 1.0) / bc1)

@@ -63,7 +63,7 @@ class RMSprop(ZooOptimizer):
     @staticmethod
     def update_rule(grad, param, slots, hp):
         rho, eps = hp.cast(hp.rho), hp.cast(hp.epsilon)
-        one_minus_rho = hp.cast(1 - hp.rho)
+        one_minus_rho = hp.cast(hp.one_minus("rho"))
         new = {
             "velocity": rho * slots["velocity"]
             + one_minus_rho * ops.square(grad)

@@ -58,5 +58,5 @@ class Signum(ZooOptimizer):
         if "momentum" not in slots:
             return param - hp.lr * ops.sign(grad), {}
         m = slots["momentum"]
-        m = m + (grad - m) * hp.cast(1 - hp.momentum)
+        m = m + (grad - m) * hp.cast(hp.one_minus("momentum"))
         return param - hp.lr * ops.sign(m), {"momentum": m}

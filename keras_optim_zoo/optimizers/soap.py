@@ -14,6 +14,7 @@ from keras_optim_zoo.core import (
     positive,
     register,
 )
+from keras_optim_zoo.core import compile as xla
 
 # Slots exist for the preconditioned dimensions of (merged) shapes of rank
 # up to this; Keras's variables have rank <= 5 (Conv3D kernels).
@@ -386,7 +387,9 @@ class SOAP(ZooOptimizer):
             )
 
         def step():
-            s = ops.cast(count, "float64")  # steps taken, this one included
+            s = ops.cast(
+                count, xla.wide_dtype()
+            )  # steps taken, this one included
             b1, b2 = hp.beta_1, hp.beta_2
             m = ops.reshape(ops.cast(slots["momentum"], f32), lay.shape)
             v = ops.reshape(ops.cast(slots["velocity"], f32), lay.shape)
@@ -396,7 +399,7 @@ class SOAP(ZooOptimizer):
                 1 - b2, f32
             )
             denom = ops.sqrt(v) + ops.cast(hp.epsilon, f32)
-            size = ops.cast(hp.lr, "float64")
+            size = ops.cast(hp.lr, xla.wide_dtype())
             if hp.correct_bias:
                 size = (
                     size
@@ -412,7 +415,7 @@ class SOAP(ZooOptimizer):
                 update, param.shape
             )
             if hp.decays and hp.weight_decay is not None:
-                rate = ops.cast(hp.lr, "float64") * hp.weight_decay
+                rate = ops.cast(hp.lr, xla.wide_dtype()) * hp.weight_decay
                 new = new - ops.cast(rate, f32) * new
             return new, ops.reshape(m, param.shape), ops.reshape(v, param.shape)
 

@@ -73,10 +73,10 @@ class Yogi(ZooOptimizer):
     @staticmethod
     def update_rule(grad, param, slots, hp):
         b1, b2 = hp.cast(hp.beta_1), hp.cast(hp.beta_2)
-        m = grad * hp.cast(1 - hp.beta_1) + slots["momentum"] * b1
+        m = grad * hp.cast(hp.one_minus("beta_1")) + slots["momentum"] * b1
         g2 = ops.square(grad)
         v = slots["velocity"]
-        v = v - hp.cast(1 - hp.beta_2) * ops.sign(v - g2) * g2
+        v = v - hp.cast(hp.one_minus("beta_2")) * ops.sign(v - g2) * g2
         m_hat = m / (1 - ops.power(b1, hp.step))
         v_hat = v / (1 - ops.power(b2, hp.step))
         update = m_hat / (ops.sqrt(v_hat) + hp.cast(hp.epsilon))

@@ -7,6 +7,7 @@ import math
 
 from keras import ops
 
+from keras_optim_zoo.core import compile as xla
 from keras_optim_zoo.core.hyper import invalid
 from keras_optim_zoo.core.registry import register
 from keras_optim_zoo.schedules.base import (
@@ -200,7 +201,7 @@ class SGDR(ZooSchedule):
     def _cycle(self, step):
         """(cycle index, step within the cycle, cycle length), float64."""
         first, t_mul = float(self.first_decay_steps), self.t_mul
-        step = ops.cast(step, "float64")
+        step = ops.cast(step, xla.wide_dtype())
         if t_mul == 1.0:
             cycle = ops.floor(step / first)
             return cycle, step - cycle * first, ops.full_like(step, first)
@@ -211,7 +212,7 @@ class SGDR(ZooSchedule):
         def reached(i):
             # Restarts at integer steps must count as reached although
             # float64 rounding may put S_i a hair above them.
-            return ops.cast(step >= start(i) * (1.0 - 1e-12), "float64")
+            return ops.cast(step >= start(i) * (1.0 - 1e-12), xla.wide_dtype())
 
         guess = ops.floor(
             ops.log1p(step / first * (t_mul - 1.0)) / math.log(t_mul)

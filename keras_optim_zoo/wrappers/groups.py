@@ -435,7 +435,7 @@ class ParameterGroups(EvaluationPoint, keras.optimizers.Optimizer):
         """The value of `name` in the first group that can change it."""
         group = self._changeable(name)[0]
         optimizer = chain(self.group_optimizers[group])[-1]
-        return float(ops.convert_to_numpy(getattr(optimizer, name)))
+        return optimizer.get_hyperparameter(name)
 
     def set_hyperparameter(self, name, value):
         """Sets `name` in every group that can change it, keeping each
