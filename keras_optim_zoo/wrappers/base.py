@@ -269,7 +269,7 @@ def per_variable(optimizer, variables, name, initial=None):
         )
         if initial == "param":
             with xla.init_scope():
-                slot.assign(var)
+                slot.assign(xla.copy(var, var.dtype))
         created.append(slot)
     return created
 
@@ -283,5 +283,6 @@ def all_finite(grads):
 
 
 def _values(gradient):
-    # An IndexedSlices gradient (an Embedding's): its values.
-    return getattr(gradient, "values", gradient)
+    # An IndexedSlices gradient (an Embedding's): its values. (Not any
+    # `.values`: a torch tensor has a method of that name.)
+    return gradient.values if xla.is_sparse(gradient) else gradient

@@ -14,7 +14,8 @@ from keras_optim_zoo.wrappers.base import ZooWrapper, all_finite
 
 def _dense(gradient):
     # Sparse (IndexedSlices) gradients are left to the inner optimizer.
-    return gradient is not None and not hasattr(gradient, "indices")
+    # (`xla.is_sparse`, not `.indices`: a torch tensor has that method.)
+    return gradient is not None and not xla.is_sparse(gradient)
 
 
 @register("zoo_gradient_centralization")
@@ -135,6 +136,22 @@ class SkipNonFinite(ZooWrapper):
         )
 
     def take_step(self, grads, variables):
+        finite = all_finite(grads)
+        if xla.BACKEND != "tensorflow":
+            # JAX traces `lax.cond` branches as pure functions, where the
+            # inner optimizer's assignments would leak: take the step,
+            # then keep the old values where the gradients were not finite
+            # (one select per variable, fused into the trainer's step).
+            touched = list(variables) + list(self.inner_optimizer.variables)
+            before = [xla.copy(v, v.dtype) for v in touched]
+            self.inner_optimizer.apply(grads, variables)
+            for var, old in zip(touched, before):
+                var.assign(ops.where(finite, var.value, old))
+            self.skipped_steps.assign_add(
+                ops.cast(ops.logical_not(finite), "int64")
+            )
+            return
+
         def skip():
             self.skipped_steps.assign_add(1)
 
@@ -142,7 +159,7 @@ class SkipNonFinite(ZooWrapper):
             local = [xla.local(g) for g in grads]
             self.inner_optimizer.apply(local, variables)
 
-        ops.cond(all_finite(grads), step, skip)
+        ops.cond(finite, step, skip)
 
     def apply(self, grads, trainable_variables=None):
         super().apply(grads, trainable_variables)

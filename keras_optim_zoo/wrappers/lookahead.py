@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from keras_optim_zoo.core import compile as xla
 from keras_optim_zoo.core import transforms
 from keras_optim_zoo.core.hyper import Hyper
 from keras_optim_zoo.core.registry import register
@@ -61,24 +62,26 @@ class Lookahead(ZooWrapper):
         self._slow = per_variable(self, variables, "slow", initial="param")
 
     def after_step(self, variables):
+        slow = [self._slow[self._get_variable_index(v)] for v in variables]
+
         def synchronize():
-            for var in variables:
-                slow = self._slow[self._get_variable_index(var)]
-                point = transforms.lookahead(
+            points = [
+                transforms.lookahead(
                     var.value,
-                    slow.value,
+                    s.value,
                     ops.cast(self.slow_step_size, var.dtype),
                 )
-                slow.assign(point)
-                var.assign(point)
+                for var, s in zip(variables, slow)
+            ]
+            return points + points
 
         # Only every k-th step reads and writes the weights.
-        ops.cond(
+        xla.assign_if(
             ops.equal(
                 ops.mod(self.inner_optimizer.iterations, self.sync_period), 0
             ),
             synchronize,
-            lambda: None,
+            slow + list(variables),
         )
 
     def own_evaluation_values(self, variables):

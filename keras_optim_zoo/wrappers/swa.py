@@ -6,6 +6,7 @@ import math
 import keras
 from keras import ops
 
+from keras_optim_zoo.core import compile as xla
 from keras_optim_zoo.core.hyper import Hyper, invalid
 from keras_optim_zoo.core.registry import register
 from keras_optim_zoo.wrappers.base import ZooWrapper, per_variable
@@ -147,17 +148,19 @@ class SWA(ZooWrapper):
             ops.equal(ops.mod(offset, self.average_period), 0),
         )
 
+        averages = [
+            self._average[self._get_variable_index(v)] for v in variables
+        ]
+
         def snapshot():
             n = self._snapshots.value
-            for var in variables:
-                average = self._average[self._get_variable_index(var)]
+            new = []
+            for var, average in zip(variables, averages):
                 weight = ops.cast(1.0, var.dtype) / ops.cast(n + 1, var.dtype)
-                average.assign(
-                    average.value + (var.value - average.value) * weight
-                )
-            self._snapshots.assign(n + 1)
+                new.append(average.value + (var.value - average.value) * weight)
+            return new + [n + 1]
 
-        ops.cond(due, snapshot, lambda: None)
+        xla.assign_if(due, snapshot, averages + [self._snapshots])
 
     @property
     def snapshots(self):
