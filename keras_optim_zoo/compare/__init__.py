@@ -11,6 +11,10 @@
   matplotlib).
 """
 
+from keras_optim_zoo._requires import require
+
+require("tensorflow", "keras_optim_zoo.compare", "tensorflow")
+
 from keras_optim_zoo.compare import models, sources
 from keras_optim_zoo.compare.runner import (
     MODELS,

@@ -16,6 +16,11 @@ The data directory is `data_dir` if given, else `TFDS_DATA_DIR`, else
 `~/tensorflow_datasets`.
 """
 
+from keras_optim_zoo._requires import require
+
+require("tensorflow", "keras_optim_zoo.data", "tensorflow")
+require("tensorflow_datasets", "keras_optim_zoo.data", "examples")
+
 from keras_optim_zoo.data.builders import Digits8x8, EmbeddedBuilder, Mnist1d
 from keras_optim_zoo.data.loading import (
     DatasetUnavailableError,

@@ -19,6 +19,12 @@ processes (`workers=N`) share the budget; a worker killed mid-trial loses
 nothing (its trial is failed and its configuration re-queued).
 """
 
+from keras_optim_zoo._requires import require
+
+require("optuna", "keras_optim_zoo.tune", "tune")
+require("tensorflow", "keras_optim_zoo.tune", "tensorflow")
+
+
 import json
 import math
 import os
