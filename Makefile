@@ -34,6 +34,16 @@ FIRST := tests/test_optimizer_contract.py tests/test_reference_trajectories.py \
 	tests/test_save_resume.py
 SECOND := tests/test_base_features.py tests/test_keras_features.py \
 	tests/test_keras_upstream.py
+# Then the suite every backend must pass runs on JAX and on torch too
+# (KERAS_BACKEND): the contract suite (Keras's built-ins, config, compile
+# by string, bad input), the stored reference trajectories (optimizers
+# and wrappers), save -> load in a new process -> resume, the callbacks
+# inside fit, and the backend checks. The rest (compare, tune, examples, TFDS data) is TensorFlow's:
+# it reads tf.data pipelines.
+BACKEND_SUITE := tests/test_optimizer_contract.py \
+	tests/test_reference_trajectories.py tests/test_save_resume.py \
+	tests/test_callbacks.py tests/test_backends.py \
+	tests/test_wrappers.py::test_matches_stored_reference
 PYTEST := $(PY) -m pytest -n $(WORKERS) --dist worksteal --timeout 1200 --durations=15
 test: $(STAMP) lint
 	$(PY) -m tools.test_database
@@ -41,6 +51,9 @@ test: $(STAMP) lint
 	$(PYTEST) $(FIRST) || status=1; \
 	$(PYTEST) $(SECOND) || status=1; \
 	$(PYTEST) $(addprefix --ignore=,$(FIRST) $(SECOND)) || status=1; \
+	for backend in jax torch; do \
+		KERAS_BACKEND=$$backend $(PYTEST) $(BACKEND_SUITE) || status=1; \
+	done; \
 	exit $$status
 
 lint: $(STAMP)

@@ -77,7 +77,7 @@ def resume_in_new_process(root, x, y, models):
     script = os.path.join(root, "resume.py")
     with open(script, "w") as f:
         f.write(_SCRIPT)
-    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
     proc = subprocess.run(
         [sys.executable, script, jobs],
         capture_output=True,

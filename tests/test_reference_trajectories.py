@@ -9,12 +9,17 @@ needs none of those libraries.
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_optim_zoo
-from tests.reference import problem, trajectory_io
+from tests.reference import keras_parity, problem, trajectory_io
 
-MODES = ("uncompiled", "xla")
+# TensorFlow: the zoo's XLA kernels off and on; JAX: eagerly and
+# `stateless_apply` under `jax.jit`; torch: eagerly.
+MODES = {
+    "tensorflow": ("uncompiled", "xla"),
+    "jax": ("eager", "jit"),
+    "torch": ("eager",),
+}[keras_parity.BACKEND]
 
 
 def replay(name, case, mode, opt=None, in_function=False):
@@ -22,7 +27,8 @@ def replay(name, case, mode, opt=None, in_function=False):
 
     `opt`: the optimizer to replay (a wrapper), instead of `name` built
     with the case's arguments. `in_function`: each step inside a
-    `tf.function(jit_compile=True)`, as `model.fit(jit_compile=True)`.
+    `tf.function(jit_compile=True)`, as `model.fit(jit_compile=True)`
+    (TensorFlow only).
     A case with `"point": "average"` records the optimizer's evaluation
     point (`evaluation_values()`) instead of the weights.
     """
@@ -38,14 +44,11 @@ def replay(name, case, mode, opt=None, in_function=False):
         )
     variables = [keras.Variable(x, name=f"w{i}") for i, x in enumerate(init)]
 
-    def apply(g):
-        opt.apply_gradients(zip(g, variables))
-
-    if in_function:
-        apply = tf.function(apply, jit_compile=True)
+    step_mode = "xla" if in_function else "jit" if mode == "jit" else "eager"
+    apply = keras_parity.stepper(opt, variables, step_mode)
     got = {}
     for step, g in enumerate(grads, start=1):
-        apply([tf.constant(x) for x in g])
+        apply(keras_parity.tensors(g))
         if str(step) in case["weights"]:
             values = variables
             if case.get("point") == "average":

@@ -7,11 +7,13 @@ import json
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_optim_zoo
 from keras_optim_zoo import callbacks, wrappers
 from tests import resume
+
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
 from tests.reference import trajectory_io
 from tests.test_reference_trajectories import difference, replay
 
@@ -25,7 +27,11 @@ REFERENCES = [
     "zoo_parameter_groups",
 ]
 KERAS_TWINS = {"zoo_sgd": "sgd", "zoo_momentum": "sgd", "zoo_adamw": "adamw"}
-MODES = ("uncompiled", "xla", "jit_function")
+MODES = {
+    "tensorflow": ("uncompiled", "xla", "jit_function"),
+    "jax": ("eager", "jit"),  # jit: stateless_apply under jax.jit
+    "torch": ("eager",),
+}[keras.backend.backend()]
 
 
 def _inner(spec, learning_rate, mode, keras_twin=False):
