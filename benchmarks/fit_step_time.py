@@ -26,7 +26,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from step_time import write_result  # noqa: E402 (this folder's)
+from _results import write_result  # noqa: E402 (this folder's)
 
 import keras_optim_zoo  # noqa: E402
 

@@ -25,18 +25,16 @@ is the ordinary step; the samples are in the JSON.
 """
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _results import write_result  # noqa: E402 (this folder's)
 
 import keras_optim_zoo  # noqa: E402
 
@@ -201,31 +199,6 @@ def main(argv=None):
         "rows": rows,
     }
     return write_result(args.out, result)
-
-
-def write_result(path, result):
-    """Writes `result` with the machine and the versions to `path` (JSON).
-
-    Shared by the benchmarks of this folder.
-    """
-    result = {
-        **result,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-        },
-        "versions": {
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "keras_optim_zoo": keras_optim_zoo.__version__,
-        },
-    }
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"\nwrote {path}")
-    return result
 
 
 def _time_one(name, grads, rng, params, rates, repeats, modes=MODES):
