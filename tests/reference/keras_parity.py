@@ -132,19 +132,24 @@ def generic(optimizer):
     """
     if BACKEND != "torch" or optimizer is None:
         return optimizer
-    from keras.src.optimizers.base_optimizer import BaseOptimizer
-
     # A subclass is not swapped (Keras swaps only its own classes); the
-    # weight decay is the base's, `w - w * wd * lr`, too.
+    # weight decay is the class's own or the base's (`w - w * wd * lr`),
+    # not the torch optimizers' multi-tensor one.
     keras_class = next(
         c
         for c in type(optimizer).__mro__
         if c.__module__.startswith("keras.src.optimizers.")
     )
+    decay = next(
+        vars(c)["_apply_weight_decay"]
+        for c in keras_class.__mro__
+        if "_apply_weight_decay" in vars(c)
+        and not c.__module__.startswith("keras.src.backend.")
+    )
     per_variable = type(
         keras_class.__name__,
         (keras_class,),
-        {"_apply_weight_decay": BaseOptimizer._apply_weight_decay},
+        {"_apply_weight_decay": decay},
     )
     return per_variable.from_config(optimizer.get_config())
 
