@@ -244,14 +244,19 @@ def torch_cases(key, init, grads_np):
 # ----------------------------------------------------------------------
 
 
-def time_optimizer(key, cases, repeats, steps, limit_s):
-    """Rows for one optimizer: first calls, then steps round-robin."""
+def time_optimizer(key, cases, repeats, steps, limit_s, warmup=2):
+    """Rows for one optimizer: first calls, `warmup` untimed steps (on
+    JAX the zoo's two steps after the compiling one took 1.8 s and 0.9 s,
+    the later ones 0.2-0.45 s, with one compilation: not explained yet),
+    then steps round-robin."""
     steppers, first = {}, {}
     for label, make in cases.items():
         t = time.perf_counter()
         step = make()
         step()
         first[label] = time.perf_counter() - t
+        for _ in range(warmup):
+            step()
         steppers[label] = step
     samples = {label: [] for label in steppers}
     for _ in range(repeats):
