@@ -50,6 +50,23 @@ OPTIMIZERS = {
 }
 
 
+def _zoo_and_keras(key, make_case, init, grads):
+    """The "zoo" and "keras" cases of `key`, each made by `make_case`."""
+    zoo_name, keras_name, kwargs, _ = OPTIMIZERS[key]
+    return {
+        "zoo": lambda: make_case(
+            keras_optim_zoo.get(zoo_name, learning_rate=LR, **kwargs),
+            init,
+            grads,
+        ),
+        "keras": lambda: make_case(
+            getattr(keras.optimizers, keras_name)(learning_rate=LR, **kwargs),
+            init,
+            grads,
+        ),
+    }
+
+
 def _initial(rng):
     return [rng.standard_normal(s).astype("float32") * 0.01 for s in SHAPES]
 
@@ -83,23 +100,32 @@ def jax_bandwidth(n=64 * 2**20, repeats=7):
 
 def jax_keras_case(optimizer, init, grads):
     """`step()` of a Keras optimizer's `stateless_apply` under `jax.jit`."""
-    import jax
 
     variables = [keras.Variable(x) for x in init]
     optimizer.build(variables)
-    state = {
-        "opt": [v.value for v in optimizer.variables],
-        "params": [v.value for v in variables],
-    }
 
-    def pure(opt_values, values, grads):
+    def pure(values, opt_values, grads):
         return optimizer.stateless_apply(opt_values, grads, values)
 
+    return _donating_step(
+        pure,
+        [v.value for v in variables],
+        [v.value for v in optimizer.variables],
+        grads,
+    )
+
+
+def _donating_step(pure, params, opt_state, grads):
+    """`step()`: `params, opt_state = pure(params, opt_state, grads)`
+    under `jax.jit`, both donated, waiting for the result."""
+    import jax
+
     jitted = jax.jit(pure, donate_argnums=(0, 1))
+    state = {"params": params, "opt": opt_state}
 
     def step():
         state["params"], state["opt"] = jitted(
-            state["opt"], state["params"], grads
+            state["params"], state["opt"], grads
         )
         _jax_sync(state["params"])
 
@@ -107,7 +133,6 @@ def jax_keras_case(optimizer, init, grads):
 
 
 def jax_optax_case(key, init, grads):
-    import jax
     import jax.numpy as jnp
     import optax
 
@@ -120,21 +145,12 @@ def jax_optax_case(key, init, grads):
         "momentum": lambda: optax.sgd(LR, momentum=0.9),
     }[key]()
     params = [jnp.asarray(x) for x in init]
-    state = {"params": params, "opt": tx.init(params)}
 
     def pure(params, opt_state, grads):
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state
 
-    jitted = jax.jit(pure, donate_argnums=(0, 1))
-
-    def step():
-        state["params"], state["opt"] = jitted(
-            state["params"], state["opt"], grads
-        )
-        _jax_sync(state["params"])
-
-    return step
+    return _donating_step(pure, params, tx.init(params), grads)
 
 
 def jax_cases(key, init, grads_np):
@@ -142,18 +158,7 @@ def jax_cases(key, init, grads_np):
 
     grads = [jnp.asarray(g) for g in grads_np]
     zoo_name, keras_name, kwargs, _ = OPTIMIZERS[key]
-    cases = {
-        "zoo": lambda: jax_keras_case(
-            keras_optim_zoo.get(zoo_name, learning_rate=LR, **kwargs),
-            init,
-            grads,
-        ),
-        "keras": lambda: jax_keras_case(
-            getattr(keras.optimizers, keras_name)(learning_rate=LR, **kwargs),
-            init,
-            grads,
-        ),
-    }
+    cases = _zoo_and_keras(key, jax_keras_case, init, grads)
     try:
         import optax  # noqa: F401
 
@@ -222,16 +227,7 @@ def torch_cases(key, init, grads_np):
     grads = [torch.from_numpy(g.copy()) for g in grads_np]
     zoo_name, keras_name, kwargs, _ = OPTIMIZERS[key]
     return {
-        "zoo": lambda: torch_keras_case(
-            keras_optim_zoo.get(zoo_name, learning_rate=LR, **kwargs),
-            init,
-            grads,
-        ),
-        "keras": lambda: torch_keras_case(
-            getattr(keras.optimizers, keras_name)(learning_rate=LR, **kwargs),
-            init,
-            grads,
-        ),
+        **_zoo_and_keras(key, torch_keras_case, init, grads),
         "torch.optim foreach": lambda: torch_native_case(
             key, init, grads, "foreach"
         ),
