@@ -157,7 +157,6 @@ def jax_cases(key, init, grads_np):
     import jax.numpy as jnp
 
     grads = [jnp.asarray(g) for g in grads_np]
-    zoo_name, keras_name, kwargs, _ = OPTIMIZERS[key]
     cases = _zoo_and_keras(key, jax_keras_case, init, grads)
     try:
         import optax  # noqa: F401
@@ -225,7 +224,6 @@ def torch_cases(key, init, grads_np):
     import torch
 
     grads = [torch.from_numpy(g.copy()) for g in grads_np]
-    zoo_name, keras_name, kwargs, _ = OPTIMIZERS[key]
     return {
         **_zoo_and_keras(key, torch_keras_case, init, grads),
         "torch.optim foreach": lambda: torch_native_case(
