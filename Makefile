@@ -38,8 +38,8 @@ SECOND := tests/test_base_features.py tests/test_keras_features.py \
 # (KERAS_BACKEND): the contract suite (Keras's built-ins, config, compile
 # by string, bad input), the stored reference trajectories (optimizers
 # and wrappers), save -> load in a new process -> resume, the callbacks
-# inside fit, and the backend checks. The rest (compare, tune, examples, TFDS data) is TensorFlow's:
-# it reads tf.data pipelines.
+# inside fit, and the backend checks. The rest (compare, tune, examples,
+# TFDS data) is TensorFlow's: it reads tf.data pipelines.
 BACKEND_SUITE := tests/test_optimizer_contract.py \
 	tests/test_reference_trajectories.py tests/test_save_resume.py \
 	tests/test_callbacks.py tests/test_backends.py \

@@ -630,13 +630,12 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         wide = xla.wide_dtype()
         specs = type(self)._all_hyperparameters
         for key, var in self._hyper_vars.items():
-            low = self._hyper_residuals[key]
-            scalars[key] = xla.joined(var, low)
+            high = ops.cast(xla.read(var), wide)
+            low = ops.cast(xla.read(self._hyper_residuals[key]), wide)
+            scalars[key] = high + low
             if specs[key].high == 1.0:
                 # (1 - high) is exact for high in [0.5, 1] (Sterbenz);
                 # subtracting the residual then rounds once.
-                high = ops.cast(xla.read(var), wide)
-                low = ops.cast(xla.read(low), wide)
                 scalars[_COMPLEMENT + key] = (1.0 - high) - low
         return scalars
 
@@ -846,11 +845,14 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         if due is False:
             return
         slots = list(table)
+
+        def new_values():
+            # One call of the rule (SOAP's eigendecompositions) for all.
+            values = {**current(), **refreshed()}
+            return [values[key] for key in slots]
+
         xla.assign_if(
-            due,
-            lambda: [{**current(), **refreshed()}[key] for key in slots],
-            [table[key] for key in slots],
-            self.assign,
+            due, new_values, [table[key] for key in slots], self.assign
         )
 
     def update_step(self, gradient, variable, learning_rate):

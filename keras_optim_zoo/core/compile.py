@@ -51,13 +51,6 @@ def split(value):
     return high, np.float32(value - float(high))
 
 
-def joined(high, low):
-    """The value of a `split` pair of variables (or tensors) as a scalar
-    tensor in `wide_dtype()`."""
-    wide = wide_dtype()
-    return keras.ops.cast(read(high), wide) + keras.ops.cast(read(low), wide)
-
-
 def _veltkamp(x):
     # x = high + low exactly, each with at most 12 significant bits
     # (float32: 24 bits, split by 2**12 + 1).
