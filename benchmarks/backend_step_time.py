@@ -21,6 +21,11 @@ noisy neighbour slows them alike.
     KERAS_BACKEND=jax python benchmarks/backend_step_time.py
     KERAS_BACKEND=torch python benchmarks/backend_step_time.py
         [--repeats 7] [--steps 3] [--optimizers adam adamw momentum]
+        [--set resnet50|small]
+
+`--set small` times 250 small tensors instead (200 of 256 values, 50 of
+64x64: 256 K parameters), where each variable's launches, not its bytes,
+set the step time; its JSON is `step_time_<backend>_small.json`.
 """
 
 import argparse
@@ -41,6 +46,9 @@ SHAPES = (
     + [(2048,)] * 100
     + [(1, 1, 1024, 256)] * 35
 )
+# `--set small`: many small variables (biases, norms, small matrices),
+# where the cost per variable (a launch per operation) dominates.
+SMALL_SHAPES = [(256,)] * 200 + [(64, 64)] * 50
 LR = 1e-3
 # zoo name, Keras class and arguments, slots per parameter.
 OPTIMIZERS = {
@@ -67,8 +75,8 @@ def _zoo_and_keras(key, make_case, init, grads):
     }
 
 
-def _initial(rng):
-    return [rng.standard_normal(s).astype("float32") * 0.01 for s in SHAPES]
+def _initial(rng, shapes):
+    return [rng.standard_normal(s).astype("float32") * 0.01 for s in shapes]
 
 
 # ----------------------------------------------------------------------
@@ -283,25 +291,31 @@ def main(argv=None):
         "--optimizers", nargs="+", default=list(OPTIMIZERS), choices=OPTIMIZERS
     )
     parser.add_argument(
-        "--out",
-        default=os.path.join(
-            os.path.dirname(__file__), "results", f"step_time_{BACKEND}.json"
-        ),
+        "--set",
+        default="resnet50",
+        choices=("resnet50", "small"),
+        help="the ResNet-50-shaped set, or 250 small tensors (256 K values)",
     )
+    parser.add_argument("--out")
     args = parser.parse_args(argv)
+    shapes = SHAPES if args.set == "resnet50" else SMALL_SHAPES
+    name = f"step_time_{BACKEND}{'' if args.set == 'resnet50' else '_small'}"
+    args.out = args.out or os.path.join(
+        os.path.dirname(__file__), "results", name + ".json"
+    )
     if BACKEND not in ("jax", "torch"):
         parser.error(
             f"KERAS_BACKEND={BACKEND}: this benchmark is for jax and torch "
             "(TensorFlow's is benchmarks/step_time.py)"
         )
     rng = np.random.default_rng(0)
-    init = _initial(rng)
-    grads = [rng.standard_normal(s).astype("float32") for s in SHAPES]
-    params = sum(int(np.prod(s)) for s in SHAPES)
+    init = _initial(rng, shapes)
+    grads = [rng.standard_normal(s).astype("float32") for s in shapes]
+    params = sum(int(np.prod(s)) for s in shapes)
     bandwidth = jax_bandwidth() if BACKEND == "jax" else torch_bandwidth()
     make_cases = jax_cases if BACKEND == "jax" else torch_cases
     print(
-        f"{BACKEND}: {len(SHAPES)} tensors, {params / 1e6:.1f} M parameters; "
+        f"{BACKEND}: {len(shapes)} tensors, {params / 1e6:.1f} M parameters; "
         f"streaming bandwidth {bandwidth / 1e9:.1f} GB/s"
     )
     print(
@@ -332,7 +346,8 @@ def main(argv=None):
         {
             "backend": BACKEND,
             "parameters": params,
-            "tensors": len(SHAPES),
+            "set": args.set,
+            "tensors": len(shapes),
             "bandwidth_bytes_per_s": bandwidth,
             "repeats": args.repeats,
             "steps_per_repeat": args.steps,

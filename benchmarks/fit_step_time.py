@@ -14,6 +14,12 @@ table shows the median ms/step over the rounds and Keras / zoo (above
 1: the zoo is faster) with its range over the rounds.
 
     python benchmarks/fit_step_time.py [--rounds 7] [--steps 50]
+    KERAS_BACKEND=torch python benchmarks/fit_step_time.py
+
+On torch only `jit_compile=False` is timed (`True` is `torch.compile`,
+which needs a C++ toolchain on CPU), on JAX only `True` (Keras's default
+there; `False` runs the step op by op); the results go to
+`results/fit_step_time.json` (TensorFlow) or `fit_step_time_<backend>.json`.
 """
 
 import argparse
@@ -31,6 +37,8 @@ from _results import write_result  # noqa: E402 (this folder's)
 import keras_optim_zoo  # noqa: E402
 
 BATCH = 100
+BACKEND = keras.backend.backend()
+JIT = {"tensorflow": (False, True), "torch": (False,), "jax": (True,)}[BACKEND]
 PAIRS = ("zoo_adam", "zoo_nesterov", "zoo_adamw")
 
 
@@ -115,7 +123,11 @@ def main(argv=None):
     parser.add_argument(
         "--out",
         default=os.path.join(
-            os.path.dirname(__file__), "results", "fit_step_time.json"
+            os.path.dirname(__file__),
+            "results",
+            "fit_step_time.json"
+            if BACKEND == "tensorflow"
+            else f"fit_step_time_{BACKEND}.json",
         ),
     )
     args = parser.parse_args(argv)
@@ -131,7 +143,7 @@ def main(argv=None):
         make_model = MODELS[model_name]
         x, y = data(make_model(), args.steps, rng)
         for name in args.optimizers:
-            for jit in (False, True):
+            for jit in JIT:
                 cases = {
                     "zoo": configuration(
                         make_model,
@@ -176,6 +188,7 @@ def main(argv=None):
                 )
     result = {
         "benchmark": "fit_step_time",
+        "backend": BACKEND,
         "batch_size": BATCH,
         "steps_per_round": args.steps,
         "rounds": args.rounds,

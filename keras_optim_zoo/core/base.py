@@ -35,6 +35,7 @@ do, so a Keras release that changes them breaks three files.
 """
 
 import inspect
+import math
 import types
 
 import keras
@@ -106,6 +107,9 @@ CAUTIOUS = Hyper(False)
 # `1 - value`, in the widest float the backend computes in
 # (`compile.wide_dtype()`): exact to float32 on every backend.
 HYPER_DTYPE = "float32"
+# The largest variable (elements) that the eager multi-tensor path updates
+# together with others (`ZooOptimizer._eager_update`).
+MULTI_TENSOR_SIZE = 2**16
 # Scalars key prefix of a fraction's complement (`StepContext.one_minus`).
 _COMPLEMENT = "1-"
 
@@ -270,6 +274,12 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         state_bytes_per_parameter: Bytes of optimizer state per float32
             parameter with the default arguments, or `None` where it depends
             on the variables' shapes (then the docstring gives the formula).
+        elementwise: Whether `update_rule` computes each element of its
+            outputs from the same element of its inputs alone (no norms,
+            sums, shapes or matrix products), so that variables may be
+            updated joined into one vector: on torch, the small variables
+            of a step are (multi-tensor apply). A rule with a
+            `refresh_rule` is not element-wise. Defaults to `False`.
         registered_name: The `zoo_*` name (set by `register`).
     """
 
@@ -285,6 +295,7 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
     supports_cautious = False
     batch_size_scaling = "sqrt"
     evaluation_rule = None
+    elementwise = False
     registered_name = None
 
     def __init_subclass__(cls, **kwargs):
@@ -316,6 +327,11 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             raise ValueError(
                 f"{cls.__name__}.sparse_updates must be 'dense' or 'lazy'; "
                 f"received {cls.sparse_updates!r}."
+            )
+        if cls.elementwise and cls.refresh_rule is not None:
+            raise ValueError(
+                f"{cls.__name__} declares `elementwise = True` and a "
+                "`refresh_rule`; a refreshed rule is not element-wise."
             )
         for name in declared:
             setattr(cls, name, _HyperAttribute(name))
@@ -386,6 +402,7 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         vars(self)["_step_sums"] = None
         vars(self)["_globals"] = {}
         vars(self)["_eager_steps"] = {}
+        vars(self)["_eager_plans"] = {}
         vars(self)["_kernels"] = {}
         vars(self)["_training_backup"] = None
 
@@ -804,9 +821,15 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         return scalars
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        with xla.no_grad():
+            self._update_all(grads, trainable_variables, learning_rate)
+
+    def _update_all(self, grads, trainable_variables, learning_rate):
         scalars = self._begin_step(grads, trainable_variables, learning_rate)
+        if xla.BACKEND == "torch":
+            return self._eager_update(grads, trainable_variables, scalars)
         if not self._compiled():
-            # Keras's per-variable path (tf.distribute, other backends, or
+            # Keras's per-variable path (tf.distribute, JAX, or
             # jit_compile=False); ends in `update_step` below.
             return super()._backend_update_step(
                 grads, trainable_variables, learning_rate
@@ -821,6 +844,93 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             else:
                 run(xla.native(var), slots, xla.dense(grad), scalars)
             self._refresh(var, scalars)
+
+    def _eager_update(self, grads, variables, scalars):
+        """The op-by-op step of an eager backend (torch): the step's
+        scalars read once, not once per variable, and the small variables
+        of an element-wise rule updated together (multi-tensor apply).
+
+        Variables of at most `MULTI_TENSOR_SIZE` elements that share their
+        static configuration (weight decay, group, slots, dtypes) are
+        flattened into one vector per operand, the rule runs once on those
+        vectors, and the results are copied back: one launch per operation
+        for the whole group instead of one per variable. For a rule declared
+        `elementwise`, every element sees exactly the operations it would
+        alone, so the numbers are the per-variable path's, bit for bit
+        (`tests/test_backends.py`). Larger variables, whose launch costs
+        little against their data, are updated one by one.
+        """
+        plan_key = (tuple(id(v) for v in variables), *(g.dtype for g in grads))
+        plan = self._eager_plans.get(plan_key)
+        if plan is None:
+            plan = self._eager_plans[plan_key] = self._eager_plan(
+                grads, variables
+            )
+        for body, positions in plan:
+            # The backend tensors, read once: a `keras.Variable`'s `value`
+            # costs 4 us (a tenth of a small variable's step).
+            members = [
+                (
+                    grads[i],
+                    xla.native(variables[i]),
+                    [xla.native(s) for s in self._slot_vars[index].values()],
+                )
+                for i, index in positions
+            ]
+            if len(members) == 1:
+                ((grad, param, slots),) = members
+            else:
+                grad = xla.join([m[0] for m in members])
+                param = xla.join([m[1] for m in members])
+                slots = [xla.join(s) for s in zip(*[m[2] for m in members])]
+            new_param, new_slots = body(param, tuple(slots), grad, scalars)
+            shapes = [m[1].shape for m in members]
+            targets, values = [], []
+            for i, value in enumerate((new_param, *new_slots)):
+                if value is None:  # the rule left the slot as it was
+                    continue
+                targets += [m[1] if i == 0 else m[2][i - 1] for m in members]
+                values += xla.unjoin(value, shapes) if shapes[1:] else [value]
+            xla.assign_all(targets, values)
+            if len(members) == 1:
+                self._refresh(variables[positions[0][0]], scalars)
+
+    def _eager_plan(self, grads, variables):
+        """`[(body, [(position, variable index), ...]), ...]`:
+        the step's variables grouped for `_eager_update` (computed once per
+        list of variables: their configuration cannot change once built,
+        Keras refuses `exclude_from_weight_decay` after `build`)."""
+        groups = {}
+        for position, (grad, var) in enumerate(zip(grads, variables)):
+            index = self._get_variable_index(var)
+            table = self._slot_vars[index]
+            key = (
+                self._decays(var),
+                self._groups[index],
+                tuple(table),
+                var.dtype,
+                ops.dtype(grad),
+                tuple(s.dtype for s in table.values()),
+            )
+            if not self._multi_tensor(var, table):
+                key = (position, *key)  # alone
+            groups.setdefault(key, []).append((position, index))
+        return [
+            (self._body(*key[-6:-3]), positions)
+            for key, positions in groups.items()
+        ]
+
+    def _multi_tensor(self, variable, table):
+        """Whether `variable` is updated with others of its configuration."""
+        cls = type(self)
+        return (
+            cls.elementwise
+            and not self._hyper_values.get("cautious")
+            and math.prod(variable.shape) <= MULTI_TENSOR_SIZE
+            and all(
+                tuple(s.shape) == tuple(variable.shape) for s in table.values()
+            )
+        )
 
     def _refresh(self, variable, scalars):
         """Runs `refresh_rule` on `variable`'s slots where it is due."""

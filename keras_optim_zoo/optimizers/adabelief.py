@@ -87,6 +87,8 @@ class AdaBelief(ZooOptimizer):
           the belief in observed gradients. NeurIPS.
     """
 
+    elementwise = True
+
     hyperparameters = {
         "beta_1": fraction(0.9),
         "beta_2": fraction(0.999),

@@ -30,6 +30,8 @@ class Adadelta(ZooOptimizer):
         - Zeiler, 2012. ADADELTA: An adaptive learning rate method.
     """
 
+    elementwise = True
+
     hyperparameters = {
         "rho": fraction(0.95),
         "epsilon": positive(1e-7),

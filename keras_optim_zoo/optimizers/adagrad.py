@@ -28,6 +28,8 @@ class Adagrad(ZooOptimizer):
           online learning and stochastic optimization. JMLR.
     """
 
+    elementwise = True
+
     hyperparameters = {
         "initial_accumulator_value": Hyper(0.1, low=0.0, changeable=False),
         "epsilon": positive(1e-7),

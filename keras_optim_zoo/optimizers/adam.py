@@ -95,6 +95,7 @@ class Adam(ZooOptimizer):
     """
     )
 
+    elementwise = True
     hyperparameters = _ADAM_HYPERPARAMETERS
     slots = ("momentum", "velocity", Slot("velocity_hat", when="amsgrad"))
     keras_equivalent = ("Adam", {})
@@ -123,6 +124,7 @@ class AMSGrad(ZooOptimizer):
     """
     )
 
+    elementwise = True
     hyperparameters = {
         k: v for k, v in _ADAM_HYPERPARAMETERS.items() if k != "amsgrad"
     }
@@ -163,6 +165,7 @@ class AdamW(ZooOptimizer):
     """
     )
 
+    elementwise = True
     hyperparameters = {
         "weight_decay": Hyper(0.004, low=0.0),
         **_ADAM_HYPERPARAMETERS,

@@ -31,6 +31,7 @@ class Adamax(ZooOptimizer):
           ICLR, section 7.1.
     """
 
+    elementwise = True
     hyperparameters = {
         "beta_1": fraction(0.9),
         "beta_2": fraction(0.999),

@@ -90,6 +90,7 @@ class Adan(ZooOptimizer):
           (arXiv:2208.06677, 2022).
     """
 
+    elementwise = True
     hyperparameters = {
         "beta_1": fraction(0.98),
         "beta_2": fraction(0.92),

@@ -148,6 +148,7 @@ class AdEMAMix(ZooOptimizer):
         - https://github.com/apple/ml-ademamix
     """
 
+    elementwise = True
     hyperparameters = {
         "beta_1": fraction(0.9),
         "beta_2": fraction(0.999),

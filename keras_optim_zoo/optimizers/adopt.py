@@ -84,6 +84,7 @@ class Adopt(ZooOptimizer):
           with any beta_2 with the optimal rate. NeurIPS.
     """
 
+    elementwise = True
     hyperparameters = {
         "beta_1": fraction(0.9),
         "beta_2": fraction(0.9999),

@@ -58,6 +58,7 @@ class ASGD(ZooOptimizer):
           Networks: Tricks of the Trade (the eta and mu schedules).
     """
 
+    elementwise = True
     default_learning_rate = 0.01
     batch_size_scaling = "linear"
     hyperparameters = {

@@ -88,6 +88,7 @@ class LaProp(ZooOptimizer):
           adaptivity in Adam. arXiv:2002.04839.
     """
 
+    elementwise = True
     default_learning_rate = 4e-4
     hyperparameters = {
         "beta_1": fraction(0.9),

@@ -69,6 +69,7 @@ class LazyAdam(ZooOptimizer):
     """
     )
 
+    elementwise = True
     hyperparameters = _ADAM_HYPERPARAMETERS
     slots = ("momentum", "velocity", Slot("velocity_hat", when="amsgrad"))
     keras_equivalent = ("Adam", {})

@@ -41,6 +41,7 @@ class Lion(ZooOptimizer):
           NeurIPS. https://arxiv.org/abs/2302.06675
     """
 
+    elementwise = True
     hyperparameters = {
         "beta_1": Hyper(0.9, low=0.0, high=1.0, low_open=True),
         "beta_2": fraction(0.99),

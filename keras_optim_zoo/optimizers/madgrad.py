@@ -73,6 +73,7 @@ class MADGRAD(ZooOptimizer):
         - https://github.com/facebookresearch/madgrad
     """
 
+    elementwise = True
     default_learning_rate = 0.01
     hyperparameters = {
         "momentum": Hyper(0.9, low=0.0, high=1.0, high_open=True),

@@ -36,6 +36,7 @@ class Nadam(ZooOptimizer):
           workshop.
     """
 
+    elementwise = True
     hyperparameters = {
         "beta_1": fraction(0.9),
         "beta_2": fraction(0.999),

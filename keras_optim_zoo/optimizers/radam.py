@@ -131,6 +131,7 @@ class RAdam(ZooOptimizer):
           and beyond. ICLR.
     """
 
+    elementwise = True
     hyperparameters = {
         "beta_1": fraction(0.9),
         "beta_2": fraction(0.999),

@@ -47,6 +47,7 @@ class RMSprop(ZooOptimizer):
           (the centered form).
     """
 
+    elementwise = True
     hyperparameters = {
         "rho": fraction(0.9),
         "momentum": fraction(0.0),

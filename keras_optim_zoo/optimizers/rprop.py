@@ -81,6 +81,7 @@ class Rprop(ZooOptimizer):
           NC 2000.
     """
 
+    elementwise = True
     default_learning_rate = 0.01
     hyperparameters = {
         "eta_minus": Hyper(

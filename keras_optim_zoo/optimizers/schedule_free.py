@@ -173,6 +173,7 @@ class ScheduleFreeAdamW(ZooOptimizer):
         - https://github.com/facebookresearch/schedule_free
     """
 
+    elementwise = True
     default_learning_rate = 0.0025
     hyperparameters = {
         "beta_1": _open_fraction(0.9),
@@ -260,6 +261,7 @@ class ScheduleFreeSGD(ZooOptimizer):
         - https://github.com/facebookresearch/schedule_free
     """
 
+    elementwise = True
     default_learning_rate = 1.0
     batch_size_scaling = "linear"
     hyperparameters = {

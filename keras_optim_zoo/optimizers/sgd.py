@@ -55,6 +55,7 @@ class SGD(ZooOptimizer):
           momentum in deep learning. ICML.
     """
 
+    elementwise = True
     default_learning_rate = 0.01
     batch_size_scaling = "linear"
     hyperparameters = {
@@ -87,6 +88,7 @@ class Momentum(ZooOptimizer):
           iteration methods.
     """
 
+    elementwise = True
     default_learning_rate = 0.01
     batch_size_scaling = "linear"
     hyperparameters = {"momentum": fraction(0.9)}

@@ -49,6 +49,7 @@ class Signum(ZooOptimizer):
           https://arxiv.org/abs/1802.04434
     """
 
+    elementwise = True
     hyperparameters = {"momentum": fraction(0.9)}
     slots = (Slot("momentum", when="momentum"),)
     reference = "pytorch_optimizer.SignSGD 4.1.0"

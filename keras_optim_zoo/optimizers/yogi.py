@@ -55,6 +55,7 @@ class Yogi(ZooOptimizer):
           nonconvex optimization. NeurIPS.
     """
 
+    elementwise = True
     default_learning_rate = 0.01
     hyperparameters = {
         "beta_1": fraction(0.9),
