@@ -33,8 +33,10 @@ _SCRIPT = _PREAMBLE + textwrap.dedent("""
             model = keras.Sequential([
                 keras.Input((6,)), keras.layers.Dense(8, activation="tanh"),
                 keras.layers.Dense(2)])
+            # Prodigy's own default rate: its estimate `d` does the rest.
+            rate = 1.0 if name == "zoo_prodigy" else 0.05
             model.compile(optimizer=keras_optim_zoo.get(name,
-                          learning_rate=0.05), loss="mse", jit_compile=jit)
+                          learning_rate=rate), loss="mse", jit_compile=jit)
         model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
         return model.get_weights()
 
@@ -53,7 +55,12 @@ _SCRIPT = _PREAMBLE + textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("name", ["zoo_adam", "zoo_nesterov", "zoo_nadam"])
+# zoo_prodigy: its `reduce` (sums over all variables) must read the
+# gradients summed over the replicas; before the fix each replica
+# estimated its own `d` from its half of the batch.
+@pytest.mark.parametrize(
+    "name", ["zoo_adam", "zoo_nesterov", "zoo_nadam", "zoo_prodigy"]
+)
 def test_mirrored_matches_single_device(tmp_path, name):
     stdout = _run(tmp_path / "mirrored.py", _SCRIPT, name)
     assert "max relative difference" in stdout

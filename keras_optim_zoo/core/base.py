@@ -825,6 +825,10 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             self._update_all(grads, trainable_variables, learning_rate)
 
     def _update_all(self, grads, trainable_variables, learning_rate):
+        if not self._compiled() and xla.in_replica():
+            return self._replica_update(
+                grads, trainable_variables, learning_rate
+            )
         scalars = self._begin_step(grads, trainable_variables, learning_rate)
         if xla.BACKEND == "torch":
             return self._eager_update(grads, trainable_variables, scalars)
@@ -844,6 +848,30 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             else:
                 run(xla.native(var), slots, xla.dense(grad), scalars)
             self._refresh(var, scalars)
+
+    def _replica_update(self, grads, trainable_variables, learning_rate):
+        """One replica's step under a `tf.distribute` strategy.
+
+        Keras's `TFOptimizer._backend_update_step` sums the gradients over
+        the replicas, then updates each variable. `_begin_step` must see
+        those sums, not this replica's gradients: `reduce` (D-Adaptation's
+        and Prodigy's sums over all variables) would otherwise make each
+        replica estimate its own `d`, and the replicas' weights part. So
+        the sum comes first, and the rest of Keras's step follows with it
+        (without summing again); `update_step` reads the same scalars.
+        """
+        pairs = self._all_reduce_sum_gradients(
+            list(zip(grads, [xla.native(v) for v in trainable_variables]))
+        )
+        self._begin_step(
+            [g for g, _ in pairs], trainable_variables, learning_rate
+        )
+        xla.merge_call(
+            self._distributed_tf_update_step,
+            self._distribution_strategy,
+            pairs,
+            learning_rate,
+        )
 
     def _eager_update(self, grads, variables, scalars):
         """The op-by-op step of an eager backend (torch): the step's

@@ -159,6 +159,24 @@ def default_strategy():
     return not tf.distribute.has_strategy()
 
 
+def in_replica():
+    """Whether this runs in a replica of a `tf.distribute` strategy other
+    than the default (`strategy.run`, `fit`'s step), where the gradients
+    are this replica's and Keras sums them over the replicas."""
+    return (
+        tf is not None
+        and tf.distribute.has_strategy()
+        and tf.distribute.in_cross_replica_context() is False
+    )
+
+
+def merge_call(fn, strategy, *args):
+    """`fn(strategy, *args)` in the cross-replica context (TensorFlow)."""
+    return tf.__internal__.distribute.interim.maybe_merge_call(
+        fn, strategy, *args
+    )
+
+
 def is_distributed(variable):
     """Whether `variable` is a `tf.distribute` one (a `MirroredVariable`:
     one copy per replica), which the compiled kernels cannot update. An
