@@ -96,6 +96,34 @@ def stored_float(high, low, given=None):
     return float(stored[0]) + float(stored[1])
 
 
+def concrete(condition):
+    """`condition` as a Python bool where its value is known now (eager
+    JAX and torch, a Python bool), else `None` (a traced value; on
+    TensorFlow always `None`: its `cond` handles both)."""
+    if isinstance(condition, bool):
+        return condition
+    if BACKEND == "torch":
+        return bool(condition)
+    if BACKEND == "jax":
+        import jax
+
+        if not isinstance(condition, jax.core.Tracer):
+            return bool(condition)
+    return None
+
+
+def cond(condition, true_fn, false_fn):
+    """`keras.ops.cond`, or the branch itself where `condition` is known
+    now (`concrete`): eager JAX traces and compiles both branches of a
+    `lax.cond` of fresh functions at every call (measured on the test
+    problem's six small variables, eagerly on JAX: a SOAP step 1.4 s
+    before, 0.01 s after; SWA's 0.10 s and 0.003 s)."""
+    known = concrete(condition)
+    if known is None:
+        return keras.ops.cond(condition, true_fn, false_fn)
+    return true_fn() if known else false_fn()
+
+
 def assign_if(condition, compute, targets, assign=None):
     """Assigns `compute()` (new values, one per variable of `targets`) to
     `targets` where the scalar bool `condition` holds.
@@ -109,6 +137,13 @@ def assign_if(condition, compute, targets, assign=None):
     under a `tf.distribute` strategy).
     """
     assign = assign or (lambda var, value: var.assign(value))
+    known = concrete(condition)
+    if known is not None:
+        # Known now (JAX or torch eagerly): `cond`.
+        if known:
+            for var, value in zip(targets, compute()):
+                assign(var, keras.ops.cast(value, var.dtype))
+        return
     if tf is not None:
 
         def branch():

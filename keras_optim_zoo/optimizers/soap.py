@@ -419,7 +419,7 @@ class SOAP(ZooOptimizer):
                 new = new - ops.cast(rate, f32) * new
             return new, ops.reshape(m, param.shape), ops.reshape(v, param.shape)
 
-        new, m, v = ops.cond(ops.equal(count, 0), first, step)
+        new, m, v = xla.cond(ops.equal(count, 0), first, step)
         new_slots = {"momentum": m, "velocity": v, "step": count + 1}
         for i in dims:
             if pre[i]:
@@ -466,7 +466,7 @@ class SOAP(ZooOptimizer):
             m_new = _project(_project(m, bases, back=True), qs)
             return m_new, v_sorted, present(qs)
 
-        m, v, found = ops.cond(ops.equal(slots["step"], 1), first, rotate)
+        m, v, found = xla.cond(ops.equal(slots["step"], 1), first, rotate)
         found = iter(found)
         new = {
             "momentum": ops.reshape(m, shape),
