@@ -9,7 +9,8 @@ tensors, 27.5 M parameters), for Adam, AdamW and SGD with momentum:
   with donation) where optax is installed;
 - torch: the zoo's and Keras's `apply_gradients` (Keras's torch trainer
   calls it eagerly; Keras's built-ins take its `torch._foreach_*` path),
-  and `torch.optim` with `foreach=True` and with `fused=True`.
+  the zoo with its multi-tensor path off ("zoo per-variable"), and
+  `torch.optim` with `foreach=True` and with `fused=True`.
 
 Each row: the median step time, its ratio to the memory-bandwidth limit
 (the bytes a step must move: weights and gradients read, weights written,
@@ -228,12 +229,32 @@ def torch_native_case(key, init, grads, flag):
     return step
 
 
+def torch_per_variable_case(key, init, grads):
+    """The zoo with its multi-tensor path off: each variable alone."""
+    from keras_optim_zoo.core import base
+
+    zoo_name, _, kwargs, _ = OPTIMIZERS[key]
+    inner = torch_keras_case(
+        keras_optim_zoo.get(zoo_name, learning_rate=LR, **kwargs), init, grads
+    )
+
+    def step():
+        size, base.MULTI_TENSOR_SIZE = base.MULTI_TENSOR_SIZE, 0
+        try:
+            inner()
+        finally:
+            base.MULTI_TENSOR_SIZE = size
+
+    return step
+
+
 def torch_cases(key, init, grads_np):
     import torch
 
     grads = [torch.from_numpy(g.copy()) for g in grads_np]
     return {
         **_zoo_and_keras(key, torch_keras_case, init, grads),
+        "zoo per-variable": lambda: torch_per_variable_case(key, init, grads),
         "torch.optim foreach": lambda: torch_native_case(
             key, init, grads, "foreach"
         ),
