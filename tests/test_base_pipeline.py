@@ -15,8 +15,8 @@ from keras import ops
 
 import keras_optim_zoo
 from keras_optim_zoo.callbacks import SwapEvaluationWeights
-from keras_optim_zoo.core import PARAM, Slot, ZooOptimizer, fraction
-from tests.reference import problem
+from keras_optim_zoo.core import PARAM, Slot, ZooOptimizer, base, fraction
+from tests.reference import keras_parity, problem
 
 MODES = [False, True]  # jit_compile
 
@@ -344,4 +344,28 @@ def test_state_copied_from_the_weights_when_built_inside_a_traced_step(name):
             step(tf.fill([6], 0.5))
         states.append([v.numpy() for v in opt.variables] + [var.numpy()])
     for a, b in zip(*states):
+        np.testing.assert_array_equal(a, b)
+
+
+_INLINE_SIZE = base.INLINE_SIZE  # read before the suite's fixture sets 0
+
+
+@pytest.mark.parametrize("mode", ["eager", "function"])
+def test_small_variables_inline_equal_op_by_op(optimizer_name, mode):
+    """The compiled path's small variables (at most `INLINE_SIZE`
+    elements: here all of them) run op by op in the step's graph, with the
+    step's scalars computed once: the numbers of `jit_compile=False`,
+    which computes them per variable, bit for bit, over 20 steps."""
+    monkeypatch = pytest.MonkeyPatch()
+    grads, init = problem.gradients(20), problem.initial()
+    cls = keras_optim_zoo.core.registry.lookup("optimizer", optimizer_name)
+    with monkeypatch.context() as patch:
+        patch.setattr(base, "INLINE_SIZE", _INLINE_SIZE)
+        inline = keras_parity.run(cls(), mode, grads, init)[0]
+    # In a graph both ("eager": the compiled path traces the whole step):
+    # eager op-by-op execution skips Grappler's rewrites.
+    op_by_op = keras_parity.run(
+        cls(jit_compile=False), "function", grads, init
+    )[0]
+    for a, b in zip(inline, op_by_op):
         np.testing.assert_array_equal(a, b)
