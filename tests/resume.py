@@ -1,6 +1,7 @@
 """fit -> `model.save` -> load in a NEW process -> fit again, batched.
 
-The fresh process imports keras_optim_zoo and nothing of the tests, loads
+The fresh process imports keras_optim_zoo and nothing of the tests (it
+takes the parent's `base.INLINE_SIZE`), loads
 every saved model, checks that its optimizer is the registered class
 expected, fits one more epoch and writes the weights and the step count
 next to the model file (`<path>.after.npz`).
@@ -15,12 +16,18 @@ import textwrap
 import keras
 import numpy as np
 
+from keras_optim_zoo.core import base
+
 _SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
     import keras
     import keras_optim_zoo  # registers the zoo_* names
+    from keras_optim_zoo.core import base
     jobs = json.load(open(sys.argv[1]))
+    # The parent's setting (the suite's is 0: every variable by its XLA
+    # kernel), so that both processes run the same arithmetic.
+    base.INLINE_SIZE = jobs["inline_size"]
     data = np.load(jobs["data"])
     for path, name in jobs["models"].items():
         model = keras.models.load_model(path)
@@ -73,7 +80,14 @@ def resume_in_new_process(root, x, y, models):
     np.savez(os.path.join(root, "data.npz"), x=x, y=y)
     jobs = os.path.join(root, "jobs.json")
     with open(jobs, "w") as f:
-        json.dump({"data": os.path.join(root, "data.npz"), "models": models}, f)
+        json.dump(
+            {
+                "data": os.path.join(root, "data.npz"),
+                "models": models,
+                "inline_size": base.INLINE_SIZE,
+            },
+            f,
+        )
     script = os.path.join(root, "resume.py")
     with open(script, "w") as f:
         f.write(_SCRIPT)
