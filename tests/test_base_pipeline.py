@@ -351,21 +351,20 @@ _INLINE_SIZE = base.INLINE_SIZE  # read before the suite's fixture sets 0
 
 
 @pytest.mark.parametrize("mode", ["eager", "function"])
-def test_small_variables_inline_equal_op_by_op(optimizer_name, mode):
+def test_small_variables_inline_equal_op_by_op(
+    optimizer_class, mode, monkeypatch
+):
     """The compiled path's small variables (at most `INLINE_SIZE`
     elements: here all of them) run op by op in the step's graph, with the
     step's scalars computed once: the numbers of `jit_compile=False`,
     which computes them per variable, bit for bit, over 20 steps."""
-    monkeypatch = pytest.MonkeyPatch()
     grads, init = problem.gradients(20), problem.initial()
-    cls = keras_optim_zoo.core.registry.lookup("optimizer", optimizer_name)
-    with monkeypatch.context() as patch:
-        patch.setattr(base, "INLINE_SIZE", _INLINE_SIZE)
-        inline = keras_parity.run(cls(), mode, grads, init)[0]
+    monkeypatch.setattr(base, "INLINE_SIZE", _INLINE_SIZE)
+    inline = keras_parity.run(optimizer_class(), mode, grads, init)[0]
     # In a graph both ("eager": the compiled path traces the whole step):
     # eager op-by-op execution skips Grappler's rewrites.
     op_by_op = keras_parity.run(
-        cls(jit_compile=False), "function", grads, init
+        optimizer_class(jit_compile=False), "function", grads, init
     )[0]
     for a, b in zip(inline, op_by_op):
         np.testing.assert_array_equal(a, b)

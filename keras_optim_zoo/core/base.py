@@ -28,7 +28,9 @@ model and `restore_training_weights` takes it out again.
 This module touches private Keras optimizer API (`_backend_update_step`,
 `_apply_weight_decay`, `_use_weight_decay`, `_get_current_learning_rate`,
 `_get_variable_index`, `_overwrite_variable_with_gradient`,
-`_learning_rate`); besides it only `core/evaluation.py` (the EMA's
+`_learning_rate`, and on TensorFlow under a strategy
+`_all_reduce_sum_gradients`, `_distributed_tf_update_step`,
+`_distribution_strategy`); besides it only `core/evaluation.py` (the EMA's
 `_model_variables_moving_average`) and `wrappers/base.py` (Keras's
 variable index and own-variable list, as `LossScaleOptimizer` uses them)
 do, so a Keras release that changes them breaks three files.
@@ -785,7 +787,7 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         for grad, var in zip(grads, variables):
             slots = self.slot_variables(var)
             grad = xla.dense(grad)
-            if self._compiled() and math.prod(var.shape) > INLINE_SIZE:
+            if self._compiled() and not _inline(var):
                 part = self._kernel("reduce", var, grad)(
                     xla.native(var),
                     tuple(xla.native(s) for s in slots.values()),
@@ -835,23 +837,22 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             self._update_all(grads, trainable_variables, learning_rate)
 
     def _update_all(self, grads, trainable_variables, learning_rate):
-        if not self._compiled() and xla.in_replica():
+        compiled = self._compiled()
+        if not compiled and xla.in_replica():
             return self._replica_update(
                 grads, trainable_variables, learning_rate
             )
         scalars = self._begin_step(grads, trainable_variables, learning_rate)
         if xla.BACKEND == "torch":
             return self._eager_update(grads, trainable_variables, scalars)
-        if not self._compiled():
+        if not compiled:
             # Keras's per-variable path (tf.distribute, JAX, or
             # jit_compile=False); ends in `update_step` below.
             return super()._backend_update_step(
                 grads, trainable_variables, learning_rate
             )
         for grad, var in zip(grads, trainable_variables):
-            if math.prod(var.shape) <= INLINE_SIZE:
-                # Op by op in the caller's graph: an XLA launch costs more
-                # than a small variable's arithmetic.
+            if _inline(var):
                 self._update_one(grad, var, scalars)
                 continue
             slots = tuple(
@@ -1160,6 +1161,13 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             learning_rate = float(ops.convert_to_numpy(learning_rate))
         kwargs["learning_rate"] = learning_rate
         return keras_cls(**kwargs)
+
+
+def _inline(variable):
+    """Whether the compiled path updates `variable` op by op in the
+    caller's graph (`INLINE_SIZE`): an XLA launch costs more than a small
+    variable's arithmetic."""
+    return math.prod(variable.shape) <= INLINE_SIZE
 
 
 def slot_name(variable, suffix):

@@ -139,7 +139,7 @@ def assign_if(condition, compute, targets, assign=None):
     assign = assign or (lambda var, value: var.assign(value))
     known = concrete(condition)
     if known is not None:
-        # Known now (JAX or torch eagerly): `cond`.
+        # Known now (eager JAX or torch): only the branch taken, as `cond`.
         if known:
             for var, value in zip(targets, compute()):
                 assign(var, keras.ops.cast(value, var.dtype))
@@ -248,35 +248,28 @@ def no_grad():
     return contextlib.nullcontext()
 
 
-def assign_all(variables, values):
-    """Assigns each value to its backend variable (`native`; same shapes
-    and dtypes): on torch in one multi-tensor copy."""
-    if BACKEND == "torch":
-        import torch
+# The torch multi-tensor path (`ZooOptimizer._eager_update`), on torch
+# tensors (`native` variables): torch only.
 
-        torch._foreach_copy_(list(variables), list(values))
-        return
-    for variable, value in zip(variables, values):
-        variable.assign(value)
+
+def assign_all(variables, values):
+    """Copies each value into its tensor, in one multi-tensor copy."""
+    import torch
+
+    torch._foreach_copy_(list(variables), list(values))
 
 
 def join(tensors):
-    """The (backend) tensors flattened and concatenated."""
-    if BACKEND == "torch":
-        import torch
+    """The tensors flattened and concatenated."""
+    import torch
 
-        return torch.cat([t.reshape(-1) for t in tensors])
-    ops = keras.ops
-    return ops.concatenate([ops.reshape(read(t), (-1,)) for t in tensors])
+    return torch.cat([t.reshape(-1) for t in tensors])
 
 
 def unjoin(vector, shapes):
-    """`join` undone: one tensor per shape, from consecutive elements."""
+    """`join` undone: one view per shape, of consecutive elements."""
     sizes = [math.prod(s) for s in shapes]
-    if BACKEND == "torch":
-        return [p.view(s) for p, s in zip(vector.split(sizes), shapes)]
-    parts = keras.ops.split(vector, np.cumsum(sizes)[:-1].tolist())
-    return [keras.ops.reshape(p, s) for p, s in zip(parts, shapes)]
+    return [p.view(s) for p, s in zip(vector.split(sizes), shapes)]
 
 
 def copy(variable, dtype):
