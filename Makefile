@@ -30,8 +30,11 @@ demo: $(STAMP)
 # TensorFlow's model.fit, late in the session, not reproduced alone).
 # All run even if one fails; `make test` fails if any does. Work stealing
 # (`--dist worksteal`) keeps both workers busy to the end of each session.
-FIRST := tests/test_optimizer_contract.py tests/test_reference_trajectories.py \
-	tests/test_save_resume.py
+# Each session's slowest test first: xdist hands each worker a contiguous
+# block of the list, so a long test at the end of a block keeps the other
+# worker idle at the end (the save/resume test: 107 s, measured).
+FIRST := tests/test_save_resume.py tests/test_optimizer_contract.py \
+	tests/test_reference_trajectories.py
 SECOND := tests/test_base_features.py tests/test_keras_features.py \
 	tests/test_keras_upstream.py
 # Then the suite every backend must pass runs on JAX and on torch too
@@ -40,8 +43,8 @@ SECOND := tests/test_base_features.py tests/test_keras_features.py \
 # and wrappers), save -> load in a new process -> resume, the callbacks
 # inside fit, and the backend checks. The rest (compare, tune, examples,
 # TFDS data) is TensorFlow's: it reads tf.data pipelines.
-BACKEND_SUITE := tests/test_optimizer_contract.py \
-	tests/test_reference_trajectories.py tests/test_save_resume.py \
+BACKEND_SUITE := tests/test_save_resume.py tests/test_optimizer_contract.py \
+	tests/test_reference_trajectories.py \
 	tests/test_callbacks.py tests/test_backends.py \
 	tests/test_wrappers.py::test_matches_stored_reference
 PYTEST := $(PY) -m pytest -n $(WORKERS) --dist worksteal --timeout 1200 --durations=15
