@@ -14,7 +14,15 @@ table shows the median ms/step over the rounds and Keras / zoo (above
 1: the zoo is faster) with its range over the rounds.
 
     python benchmarks/fit_step_time.py [--rounds 7] [--steps 50]
+    python benchmarks/fit_step_time.py --strategy mirrored
     KERAS_BACKEND=torch python benchmarks/fit_step_time.py
+
+`--strategy mirrored` (TensorFlow): the CPU split into two logical devices
+and every model built and compiled inside a `tf.distribute.MirroredStrategy`
+over them, each replica taking half of the batch of 100 (the zoo's update
+there: Keras's per-variable path inside the strategy's update, the rule
+op by op; `jit_compile=False` only: Keras's own optimizers fail there with
+`True`); results in `results/fit_step_time_mirrored.json`.
 
 On torch only `jit_compile=False` is timed (`True` is `torch.compile`,
 which needs a C++ toolchain on CPU), on JAX only `True` (Keras's default
@@ -23,6 +31,8 @@ there; `False` runs the step op by op); the results go to
 """
 
 import argparse
+import contextlib
+import functools
 import os
 import statistics
 import time
@@ -80,14 +90,35 @@ def data(model, steps, rng):
     return x, y
 
 
-def configuration(make_model, optimizer, jit, x, y):
-    keras.utils.set_random_seed(0)
-    model = make_model()
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=jit,
+def mirrored():
+    """A `MirroredStrategy` over the CPU split in two logical devices
+    (before TensorFlow has used it)."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
     )
+    return tf.distribute.MirroredStrategy(
+        [d.name for d in tf.config.list_logical_devices("CPU")]
+    )
+
+
+def optimizer(name, twin):
+    """The zoo optimizer `name`, or its Keras twin."""
+    zoo = keras_optim_zoo.get(name)
+    return zoo.keras_twin() if twin else zoo
+
+
+def configuration(make_model, optimizer, jit, x, y, strategy=None):
+    keras.utils.set_random_seed(0)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = make_model()
+        model.compile(
+            optimizer=optimizer(),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=jit,
+        )
     model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)  # trace, compile
     clock = _BatchClock()
 
@@ -120,17 +151,24 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--optimizers", nargs="*", default=list(PAIRS))
     parser.add_argument("--models", nargs="*", default=list(MODELS))
-    parser.add_argument(
-        "--out",
-        default=os.path.join(
-            os.path.dirname(__file__),
-            "results",
-            "fit_step_time.json"
-            if BACKEND == "tensorflow"
-            else f"fit_step_time_{BACKEND}.json",
-        ),
-    )
+    parser.add_argument("--strategy", choices=["mirrored"])
+    parser.add_argument("--out")
     args = parser.parse_args(argv)
+    if args.strategy and BACKEND != "tensorflow":
+        parser.error("--strategy: TensorFlow's tf.distribute (KERAS_BACKEND)")
+    stem = "fit_step_time" + (f"_{args.strategy}" if args.strategy else "")
+    if BACKEND != "tensorflow":
+        stem += f"_{BACKEND}"
+    out = args.out or os.path.join(
+        os.path.dirname(__file__), "results", f"{stem}.json"
+    )
+    strategy = mirrored() if args.strategy else None
+    # Under MirroredStrategy on two CPU devices Keras 3.15's fit with
+    # jit_compile=True fails for its own optimizers as for the zoo's
+    # ("Trying to access resource .../replica_1/... located in device
+    # CPU:1 from device CPU:0", XLA's known issue with variables on
+    # another device): only False is timed.
+    jits = (False,) if strategy else JIT
     rng = np.random.default_rng(0)
     header = (
         f"{'model':12} {'optimizer':14} {'jit':5} {'zoo ms':>8} "
@@ -143,21 +181,23 @@ def main(argv=None):
         make_model = MODELS[model_name]
         x, y = data(make_model(), args.steps, rng)
         for name in args.optimizers:
-            for jit in JIT:
+            for jit in jits:
                 cases = {
                     "zoo": configuration(
                         make_model,
-                        keras_optim_zoo.get(name),
+                        functools.partial(optimizer, name, twin=False),
                         jit,
                         x,
                         y,
+                        strategy,
                     ),
                     "keras": configuration(
                         make_model,
-                        keras_optim_zoo.get(name).keras_twin(),
+                        functools.partial(optimizer, name, twin=True),
                         jit,
                         x,
                         y,
+                        strategy,
                     ),
                 }
                 times = {key: [] for key in cases}
@@ -189,12 +229,13 @@ def main(argv=None):
     result = {
         "benchmark": "fit_step_time",
         "backend": BACKEND,
+        "strategy": args.strategy,
         "batch_size": BATCH,
         "steps_per_round": args.steps,
         "rounds": args.rounds,
         "rows": rows,
     }
-    return write_result(args.out, result)
+    return write_result(out, result)
 
 
 if __name__ == "__main__":
