@@ -52,6 +52,35 @@ _SCRIPT = _PREAMBLE + textwrap.dedent("""
     # another order than one device does: float32 round-off, a few ulp,
     # carried through 12 steps of training.
     assert err / scale < 32 * np.finfo(np.float32).eps, err / scale
+
+    # A step's scalars (`_context`: the hyper-parameters read from their
+    # variables) are computed once per replica device, not once per
+    # variable (before: once for each of the 4 variables on each replica,
+    # which made fit under the strategy slower than Keras's).
+    with mirrored.scope():
+        model = keras.Sequential([
+            keras.Input((6,)), keras.layers.Dense(8), keras.layers.Dense(2)])
+        opt = keras_optim_zoo.get(name)
+        opt.build(model.trainable_variables)
+    calls = []
+    context = type(opt)._context
+    type(opt)._context = lambda self, lr: calls.append(1) or context(self, lr)
+
+    @tf.function
+    def step():
+        def apply():
+            opt.apply_gradients(
+                [(tf.ones(v.shape), v) for v in model.trainable_variables])
+        mirrored.run(apply)
+
+    step()
+    # One per replica in update_step, and one per replica in _begin_step
+    # for an optimizer that reduces over the variables or updates a global
+    # state first (Prodigy's sums, Nadam's product of momenta).
+    first = type(opt).reduce is not None or bool(opt._globals)
+    bound = 2 * (2 if first else 1)
+    assert len(calls) <= bound, (len(calls), bound)
+    print("scalars once per replica")
 """)
 
 
@@ -64,6 +93,7 @@ _SCRIPT = _PREAMBLE + textwrap.dedent("""
 def test_mirrored_matches_single_device(tmp_path, name):
     stdout = _run(tmp_path / "mirrored.py", _SCRIPT, name)
     assert "max relative difference" in stdout
+    assert "scalars once per replica" in stdout
 
 
 # An optimizer built inside the strategy's scope and applied outside it
