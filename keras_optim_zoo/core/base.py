@@ -249,8 +249,9 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             norms, small kernels), for which an XLA launch costs more than
             their arithmetic, are updated op by op in the same graph.
             `False` runs the whole rule op by op, for debugging. Under a
-            `tf.distribute` strategy other than the default, the rule
-            always runs uncompiled on each replica. Defaults to `True`.
+            `tf.distribute` strategy other than the default, the same
+            kernels update each replica's copies (Keras's per-variable
+            path). Defaults to `True`.
         name: String or `None`. Name of the optimizer's variables.
 
     Class attributes (the capabilities, read by the test suite and tools):
@@ -1075,7 +1076,27 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         if scalars is None:
             scalars = shared[device] = self._context(learning_rate)
             scalars.update(self._step_sums or {})
+        if self.jit_compile and xla.available():
+            # Only a strategy brings a compiled optimizer here (its step
+            # is otherwise `_compiled_update`): `variable` is one replica's
+            # copy, and the kernel updates it and its slots' copies on
+            # that device.
+            return self._replica_kernel(gradient, variable, scalars)
         self._update_one(gradient, variable, scalars)
+
+    def _replica_kernel(self, gradient, variable, scalars):
+        """`variable`'s XLA kernel on one replica's copies, or its rule op
+        by op where `_compiled_update` would take that (a small or
+        lazily-updated variable)."""
+        if _inline(variable) or self._lazy(gradient):
+            return self._update_one(gradient, variable, scalars)
+        slots = tuple(
+            xla.on_device(s, variable.device)
+            for s in self.slot_variables(variable).values()
+        )
+        run = self._kernel("update", variable, gradient)
+        run(variable, slots, xla.dense(gradient), scalars)
+        self._refresh(variable, scalars)
 
     def _update_one(self, gradient, variable, scalars):
         """One variable's rule, op by op (uncompiled)."""

@@ -186,10 +186,11 @@ def init_scope():
 def default_strategy():
     """Whether no `tf.distribute` strategy other than the default is active.
 
-    Under a real strategy (e.g. `MirroredStrategy`) the optimizer falls back
-    to Keras's per-variable `distribution.extended.update` path, which runs
-    the same rule uncompiled on each replica's copy of the variables; so
-    it does for variables created under one (`is_distributed`).
+    Under a real strategy (e.g. `MirroredStrategy`) the optimizer takes
+    Keras's per-variable `distribution.extended.update` path, which calls
+    the kernels (or the rule op by op) on each replica's copy of the
+    variables; so it does for variables created under one
+    (`is_distributed`).
     """
     return not tf.distribute.has_strategy()
 
@@ -220,6 +221,16 @@ def is_distributed(variable):
     return tf is not None and isinstance(
         native(variable), tf.distribute.DistributedValues
     )
+
+
+def on_device(variable, device):
+    """The copy on `device` of a `tf.distribute` variable (a
+    `MirroredVariable`'s), or the backend variable itself."""
+    variable = native(variable)
+    if tf is None or not isinstance(variable, tf.distribute.DistributedValues):
+        return variable
+    copies = variable.distribute_strategy.experimental_local_results(variable)
+    return next(c for c in copies if c.device == device)
 
 
 def native(variable):
