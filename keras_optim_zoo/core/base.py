@@ -1076,11 +1076,17 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         if scalars is None:
             scalars = shared[device] = self._context(learning_rate)
             scalars.update(self._step_sums or {})
-        if self.jit_compile and xla.available():
-            # Only a strategy brings a compiled optimizer here (its step
-            # is otherwise `_compiled_update`): `variable` is one replica's
+        distributed = vars(self).get("_distributed", False)
+        if (
+            self.jit_compile
+            and xla.available()
+            and (distributed or not xla.default_strategy())
+        ):
+            # A strategy brings a compiled optimizer here (its step is
+            # otherwise `_compiled_update`): `variable` is one replica's
             # copy, and the kernel updates it and its slots' copies on
-            # that device.
+            # that device. (Called directly, as Keras's own tests do, the
+            # rule runs op by op.)
             return self._replica_kernel(gradient, variable, scalars)
         self._update_one(gradient, variable, scalars)
 
@@ -1090,12 +1096,13 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
         lazily-updated variable)."""
         if _inline(variable) or self._lazy(gradient):
             return self._update_one(gradient, variable, scalars)
+        param = xla.native(variable)
         slots = tuple(
-            xla.on_device(s, variable.device)
+            xla.on_device(s, param.device)
             for s in self.slot_variables(variable).values()
         )
         run = self._kernel("update", variable, gradient)
-        run(variable, slots, xla.dense(gradient), scalars)
+        run(param, slots, xla.dense(gradient), scalars)
         self._refresh(variable, scalars)
 
     def _update_one(self, gradient, variable, scalars):
