@@ -101,7 +101,7 @@ def test_mirrored_matches_single_device(tmp_path, name):
 # so the single-device kernels cannot update them (before the fix:
 # "Trying to access resource .../replica_1/..."); it takes Keras's
 # per-replica path, where each replica's copies are updated by the same
-# XLA kernels (`ZooOptimizer._replica_kernel`), bit for bit what the zoo
+# XLA kernels (`ZooOptimizer._kernel_update`), bit for bit what the zoo
 # computes on one device; and with `jit_compile=False` op by op, bit for
 # bit the zoo op by op on one device. Every variable takes a kernel here
 # (`INLINE_SIZE = 0`: the model's variables are all small).

@@ -881,18 +881,25 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
     def _compiled_update(self, grads, trainable_variables, scalars):
         """Each variable's XLA kernel, or its rule op by op (`_inline`)."""
         for grad, var in zip(grads, trainable_variables):
-            if _inline(var):
-                self._update_one(grad, var, scalars)
-                continue
-            slots = tuple(
-                xla.native(s) for s in self.slot_variables(var).values()
-            )
-            run = self._kernel("update", var, grad)
-            if self._lazy(grad):
-                run(xla.native(var), slots, grad.values, grad.indices, scalars)
-            else:
-                run(xla.native(var), slots, xla.dense(grad), scalars)
-            self._refresh(var, scalars)
+            self._kernel_update(grad, var, scalars)
+
+    def _kernel_update(self, grad, var, scalars, replica=False):
+        """`var`'s XLA kernel on its copies on `var`'s device (one replica's,
+        under a strategy: `replica`), or its rule op by op for a small
+        variable (`_inline`) and, on a replica, a lazily-updated one."""
+        if _inline(var) or (replica and self._lazy(grad)):
+            return self._update_one(grad, var, scalars)
+        param = xla.native(var)
+        slots = tuple(
+            xla.on_device(s, param.device)
+            for s in self.slot_variables(var).values()
+        )
+        run = self._kernel("update", var, grad)
+        if self._lazy(grad):
+            run(param, slots, grad.values, grad.indices, scalars)
+        else:
+            run(param, slots, xla.dense(grad), scalars)
+        self._refresh(var, scalars)
 
     def _replica_update(self, grads, trainable_variables, learning_rate):
         """One replica's step under a `tf.distribute` strategy.
@@ -1087,23 +1094,10 @@ class ZooOptimizer(EvaluationPoint, keras.optimizers.Optimizer):
             # copy, and the kernel updates it and its slots' copies on
             # that device. (Called directly, as Keras's own tests do, the
             # rule runs op by op.)
-            return self._replica_kernel(gradient, variable, scalars)
+            return self._kernel_update(
+                gradient, variable, scalars, replica=True
+            )
         self._update_one(gradient, variable, scalars)
-
-    def _replica_kernel(self, gradient, variable, scalars):
-        """`variable`'s XLA kernel on one replica's copies, or its rule op
-        by op where `_compiled_update` would take that (a small or
-        lazily-updated variable)."""
-        if _inline(variable) or self._lazy(gradient):
-            return self._update_one(gradient, variable, scalars)
-        param = xla.native(variable)
-        slots = tuple(
-            xla.on_device(s, param.device)
-            for s in self.slot_variables(variable).values()
-        )
-        run = self._kernel("update", variable, gradient)
-        run(param, slots, xla.dense(gradient), scalars)
-        self._refresh(variable, scalars)
 
     def _update_one(self, gradient, variable, scalars):
         """One variable's rule, op by op (uncompiled)."""
